@@ -1,0 +1,3 @@
+from dppnas.cli import console
+
+console()

@@ -1,0 +1,91 @@
+"""User arrays from one ``.npz`` file: ``x_train``, ``y_train`` and optionally ``x_test``, ``y_test``.
+
+Images may be ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)``; uint8 is scaled by 1/255,
+floats are taken as they are (normalisation follows anyway).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from dppnas.data.splits import DATASETS, DataOptions, RawArrays
+from dppnas.errors import ConfigError, DppnasError
+
+
+def resolve_path(options: DataOptions) -> Path:
+    """``dataset.path``, taken relative to ``dataset.root`` when that is set."""
+    if not options.path:
+        raise ConfigError("dataset.path: required for the npz dataset")
+    path = Path(options.path).expanduser()
+    if options.root is not None and not path.is_absolute():
+        path = Path(options.root).expanduser() / path
+    return path
+
+
+def to_nchw(x: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """Images as ``(N, C, H, W)``; a 4-D array's channel axis is the smaller of axes 1 and 3."""
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4:
+        return np.moveaxis(x, 3, 1) if x.shape[3] < x.shape[1] else x
+    raise DppnasError(
+        f"npz: {path}: {key} has shape {x.shape}; expected (N, H, W), (N, C, H, W) or (N, H, W, C)"
+    )
+
+
+def _labels(y: np.ndarray, key: str, n: int, path: Path) -> np.ndarray:
+    if y.ndim != 1 or len(y) != n:
+        raise DppnasError(f"npz: {path}: {key} has shape {y.shape}; expected ({n},)")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DppnasError(f"npz: {path}: {key} must hold integer class indices, not {y.dtype}")
+    if n and y.min() < 0:
+        raise DppnasError(f"npz: {path}: {key} has negative class indices")
+    return y.astype(np.int64)
+
+
+@DATASETS.register("npz")
+def load_npz(options: DataOptions) -> RawArrays:
+    """The arrays of ``dataset.path`` as :class:`RawArrays`."""
+    path = resolve_path(options)
+    if not path.is_file():
+        raise DppnasError(f"npz: file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise DppnasError(f"npz: cannot read {path} ({err})") from None
+    missing = [key for key in ("x_train", "y_train") if key not in arrays]
+    has_test = [key in arrays for key in ("x_test", "y_test")]
+    if missing or any(has_test) != all(has_test):
+        raise DppnasError(
+            f"npz: {path} has keys {', '.join(sorted(arrays)) or 'none'}; expected x_train, "
+            "y_train and optionally both x_test and y_test"
+        )
+    x_train = to_nchw(arrays["x_train"], "x_train", path)
+    y_train = _labels(arrays["y_train"], "y_train", len(x_train), path)
+    x_test = y_test = None
+    if all(has_test):
+        x_test = to_nchw(arrays["x_test"], "x_test", path)
+        y_test = _labels(arrays["y_test"], "y_test", len(x_test), path)
+        if x_test.shape[1:] != x_train.shape[1:]:
+            raise DppnasError(
+                f"npz: {path}: x_test images are {x_test.shape[1:]}, x_train's {x_train.shape[1:]}"
+            )
+        if x_test.dtype != x_train.dtype:
+            x_test = x_test.astype(np.result_type(x_train, x_test))
+            x_train = x_train.astype(x_test.dtype)
+    kind = x_train.dtype
+    if not (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating)):
+        raise DppnasError(f"npz: {path}: images must be integers or floats, not {kind}")
+    labels = y_train if y_test is None else np.concatenate([y_train, y_test])
+    return RawArrays(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        num_classes=int(labels.max()) + 1 if len(labels) else 0,
+        scale=1 / 255 if kind == np.uint8 else 1.0,
+    )

@@ -1,0 +1,48 @@
+"""A registry of named components (spaces, datasets, devices, searchers), after timm's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from dppnas.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps a name to a component; ``kind`` names the component in error messages."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator registering ``obj`` under ``name``."""
+
+        def decorate(obj: T) -> T:
+            if name in self._items and self._items[name] is not obj:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[name] = obj
+            return obj
+
+        return decorate
+
+    def get(self, name: str, where: str = "") -> T:
+        """The component called ``name``; a :class:`ConfigError` listing the known names otherwise."""
+        try:
+            return self._items[name]
+        except KeyError:
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(
+                f"{prefix}unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

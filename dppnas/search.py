@@ -1,0 +1,82 @@
+"""``dppnas search``: load data, start (or join) Ray, run the Tuner, print the Pareto front."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TextIO
+
+from dppnas.config import Experiment
+from dppnas.data import load_dataset
+from dppnas.errors import DppnasError
+
+
+def init_ray(address: str | None, verbose: bool = False) -> None:
+    """Join the cluster at ``address`` ('auto', HOST:PORT) or start a local Ray.
+
+    Worker logs reach the terminal only with ``verbose``; errors still surface through Tune.
+    """
+    import ray
+
+    # Cheap trials checkpoint often; Tune's snapshot-frequency warning is noise for us.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=verbose,
+        )
+    except ConnectionError as err:
+        raise DppnasError(
+            f"--address {address}: cannot connect to a Ray cluster ({err}); "
+            f"start one with `ray start --head` or `ray up cluster.yaml`"
+        ) from None
+
+
+def run_search(
+    experiment: Experiment,
+    address: str | None = None,
+    resume: bool = False,
+    verbose: bool = False,
+    stream: TextIO | None = None,
+) -> int:
+    """Run the experiment end to end; returns the exit code (0, or 1 when no trial finished)."""
+    from dppnas.tuning.front import format_table, outcomes_from_results, pareto_front
+    from dppnas.tuning.progress import ProgressCallback
+    from dppnas.tuning.tuner import build_tuner, next_free_run_name, restore_tuner
+
+    out = stream or sys.stdout
+    data = load_dataset(experiment.dataset)
+    print(f"dataset: {data.describe()}", file=out)
+    space = experiment.search_space
+    print(f"space: {space.name} ({space.size()} architectures)", file=out)
+    init_ray(address, verbose)
+
+    storage = experiment.storage_dir()
+    progress = ProgressCallback(experiment.objectives, experiment.num_samples, stream=out)
+    if resume:
+        run_dir = experiment.run_dir()
+        tuner = restore_tuner(experiment, data, run_dir)
+    else:
+        run_name = next_free_run_name(storage, experiment.name)
+        run_dir = storage / run_name
+        tuner = build_tuner(experiment, data, run_name, callbacks=[progress], verbose=verbose)
+    print(f"results: {run_dir}", file=out, flush=True)
+    results = tuner.fit()
+
+    outcomes = outcomes_from_results(results)
+    front = pareto_front(outcomes, experiment.objectives)
+    finished = sum(o.final for o in outcomes)
+    errored = sum(1 for r in results if r.error is not None)
+    print(
+        f"\n{finished} trials finished, {errored} errored; Pareto front "
+        f"({len(front)} non-dominated) over {', '.join(o.metric for o in experiment.objectives)}:",
+        file=out,
+    )
+    print(format_table(front, experiment.objectives, describe=space.describe), file=out)
+    print(f"\nresults: {run_dir}   (tensorboard --logdir {run_dir})", file=out, flush=True)
+    return 0 if finished else 1

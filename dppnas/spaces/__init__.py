@@ -1,0 +1,38 @@
+"""Search spaces: the :class:`SearchSpace` contract, the registry and the built-in spaces.
+
+* ``monas``: MONAS's AlexNet-like layer-wise CNN;
+* ``monas-condensenet``: MONAS's CondenseNet stage depths and growth rates;
+* ``dpp``: DPP-Net's cells on a CondenseNet-like dense backbone.
+"""
+
+from dppnas.spaces.base import SPACES, Decision, SearchSpace, check_choices, make_space
+from dppnas.spaces.dpp import CONDENSENET_CELL, DENSENET_BC_CELL, Cell, DppOptions, DppSpace
+from dppnas.spaces.monas import (
+    CNNGenotype,
+    ConvLayerSpec,
+    MonasCondenseNetOptions,
+    MonasCondenseNetSpace,
+    MonasOptions,
+    MonasSpace,
+    StagesGenotype,
+)
+
+__all__ = [
+    "CONDENSENET_CELL",
+    "DENSENET_BC_CELL",
+    "SPACES",
+    "CNNGenotype",
+    "Cell",
+    "ConvLayerSpec",
+    "Decision",
+    "DppOptions",
+    "DppSpace",
+    "MonasCondenseNetOptions",
+    "MonasCondenseNetSpace",
+    "MonasOptions",
+    "MonasSpace",
+    "SearchSpace",
+    "StagesGenotype",
+    "check_choices",
+    "make_space",
+]

@@ -1,0 +1,1 @@
+"""Running a search on Ray Tune: schedulers, callbacks and Tuner construction."""

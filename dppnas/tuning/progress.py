@@ -1,0 +1,89 @@
+"""A compact, one-line-per-event progress display for ``dppnas search`` (Tune callback).
+
+Tune's own tables are switched off unless ``--verbose``; this prints trials done / running /
+errored and the current front size. Like every callback it must never raise into Tune (an
+exception in a callback aborts the whole run), so it logs and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ray.tune import Callback
+from ray.tune.utils import flatten_dict
+
+from dppnas.pareto import Objective, has_objectives, non_dominated_mask, objective_matrix
+
+log = logging.getLogger(__name__)
+
+
+class ProgressCallback(Callback):
+    """Prints ``[elapsed] done/total done, N running, N errored | front K`` on each event."""
+
+    def __init__(
+        self, objectives: Sequence[Objective], total: int, stream: TextIO | None = None
+    ) -> None:
+        self.objectives = list(objectives)
+        self.total = total
+        self._stream = stream
+        self.start = time.monotonic()
+        self.running: set[str] = set()
+        self.done: dict[str, dict[str, Any]] = {}
+        self.errored: set[str] = set()
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stdout
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks with the run for Tuner.restore; a stream cannot be pickled.
+        state = dict(self.__dict__)
+        state["_stream"] = None
+        return state
+
+    def front_size(self) -> int:
+        rows = [
+            m for m in self.done.values() if m.get("final") and has_objectives(m, self.objectives)
+        ]
+        if not rows:
+            return 0
+        return int(
+            non_dominated_mask(objective_matrix(rows, self.objectives), self.objectives).sum()
+        )
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        return (
+            f"[{elapsed:7.1f}s] trials {len(self.done)}/{self.total} done, "
+            f"{len(self.running)} running, {len(self.errored)} errored | front {self.front_size()}"
+        )
+
+    def _show(self, completed: bool) -> None:
+        """On a terminal, rewrite one line in place; in a log, one line per finished trial."""
+        try:
+            stream = self.stream
+            if getattr(stream, "isatty", lambda: False)():
+                end = "\n" if len(self.done) + len(self.errored) >= self.total else ""
+                print(f"\r{self.line()}\033[K", end=end, file=stream, flush=True)
+            elif completed:
+                print(self.line(), file=stream, flush=True)
+        except Exception:  # never abort the search for a display problem
+            log.exception("progress display failed")
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+        self._show(completed=False)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.done[trial.trial_id] = flatten_dict(dict(trial.last_result or {}))
+        self._show(completed=True)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.errored.add(trial.trial_id)
+        self._show(completed=True)
