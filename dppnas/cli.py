@@ -32,7 +32,81 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--verbose", action="store_true", help="show Tune's own status tables")
     search.set_defaults(handler=_cmd_search)
+
+    bench = sub.add_parser("bench", help="offline tabular benchmark: build tables, compare")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
+    build = bench_sub.add_parser(
+        "build", help="train every architecture of a reduced space into a table (resumable)"
+    )
+    build.add_argument("--name", required=True, help="table name, e.g. fashion-dpp")
+    build.add_argument("--space", required=True, help="space name: dpp | monas | ...")
+    build.add_argument(
+        "-o",
+        "--space-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a space option (VALUE is YAML: 2, [8, 16], true); repeat for several",
+    )
+    build.add_argument("--dataset", default="fashion-mnist")
+    build.add_argument("--train-subset", type=int, default=10000)
+    build.add_argument("--epochs", type=int, required=True)
+    build.add_argument("--batch-size", type=int, default=128)
+    build.add_argument("--lr", type=float, default=0.1)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--latency-rounds", type=int, default=3)
+    build.add_argument("--workers", type=int, default=2, help="architectures trained at once")
+    build.add_argument(
+        "--compile-only", action="store_true", help="only write the table from finished progress"
+    )
+    build.set_defaults(handler=_cmd_bench_build)
     return parser
+
+
+def _space_options(pairs: Sequence[str]) -> dict[str, object]:
+    import yaml
+
+    from dppnas.errors import ConfigError
+
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--space-option {pair!r}: expected KEY=VALUE, e.g. max_depth=2")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--space-option {pair!r}: VALUE is not valid YAML") from None
+    return options
+
+
+def _cmd_bench_build(args: argparse.Namespace) -> int:
+    from dppnas.bench.build import TableSpec, run_build
+    from dppnas.errors import validate_section
+    from dppnas.spaces import make_space
+
+    # the full option set (defaults included) is the recipe; a bad option fails here
+    space = make_space({"name": args.space, **_space_options(args.space_option)})
+    spec = validate_section(
+        TableSpec,
+        {
+            "name": args.name,
+            "space": space.config(),
+            "dataset": {"name": args.dataset, "train_subset": args.train_subset, "seed": args.seed},
+            "train": {
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "checkpoint_every": 0,
+                "device": "cpu",
+            },
+            "seed": args.seed,
+            "latency_rounds": args.latency_rounds,
+        },
+        "bench build",
+    )
+    run_build(spec, workers=args.workers, compile_only=args.compile_only)
+    return 0
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """The dense backbone of CondenseNet (Huang et al., CVPR 2018) and DPP-Net (Dong et al., ECCV 2018).
 
-stem (3x3 conv, ``stem_width`` channels) -> for each stage ``s``: ``cells_per_stage[s]`` densely
+stem (3x3 conv, ``stem_width`` channels; optionally 2x2 average pooling, ``stem_pool``, ours)
+-> for each stage ``s``: ``cells_per_stage[s]`` densely
 connected cells of growth ``growth[s]`` -> between stages a 2x2 average-pooling transition
 (CondenseNet's pooling-only transitions; skipped where the map is 1x1) -> BN + ReLU -> global
 average pooling -> linear classifier.
@@ -70,12 +71,17 @@ class DenseNet(nn.Module):
         bottleneck: int = 4,
         groups: int = 4,
         condense_factor: int = 4,
+        stem_pool: bool = False,
     ) -> None:
         super().__init__()
         if len(cells_per_stage) != len(growth):
             raise ValueError("cells_per_stage and growth need one entry per stage")
         channels, height, width = input_shape
         features: list[nn.Module] = [Conv(channels, stem_width, 3)]
+        kernel = pool_kernel(height, width) if stem_pool else None
+        if kernel is not None:  # ours: halves the cells' resolution for cheap proxy runs
+            features.append(nn.AvgPool2d(kernel))
+            height, width = height // kernel[0], width // kernel[1]
         width_c = stem_width
         for s, (n_cells, rate) in enumerate(zip(cells_per_stage, growth, strict=True)):
             if s > 0:

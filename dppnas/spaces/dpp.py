@@ -97,6 +97,8 @@ class DppOptions(BaseModel):
     groups: PositiveInt = 4
     #: CondenseNet's condensation factor C (keeps 1/C of the inputs per group; CondenseNet: 4)
     condense_factor: PositiveInt = 4
+    #: ours: 2x2 average pooling after the stem, so cells run at half resolution (proxy runs)
+    stem_pool: bool = False
 
     @field_validator("norms")
     @classmethod
@@ -193,4 +195,5 @@ class DppSpace(SearchSpace):
             bottleneck=o.bottleneck,
             groups=o.groups,
             condense_factor=o.condense_factor,
+            stem_pool=o.stem_pool,
         )
