@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from dppnas.errors import DppnasError
 
@@ -60,7 +61,48 @@ def _parser() -> argparse.ArgumentParser:
         "--compile-only", action="store_true", help="only write the table from finished progress"
     )
     build.set_defaults(handler=_cmd_bench_build)
+
+    comp = bench_sub.add_parser(
+        "compare", help="run searchers x seeds on a table and compare them to its true front"
+    )
+    comp.add_argument("--table", required=True, help="table name (e.g. fashion-dpp) or path")
+    comp.add_argument(
+        "--searchers", default="random,nsga2,tpe", help="comma-separated searcher names"
+    )
+    comp.add_argument("--budget", type=int, default=100, help="trials per run")
+    comp.add_argument("--seeds", type=int, default=10, help="runs per searcher (seeds 0..N-1)")
+    comp.add_argument("--scheduler", default="fifo", help="fifo | moasha")
+    comp.add_argument("--concurrency", type=int, default=2, help="trials at once per run")
+    comp.add_argument("--out", default="results.json", help="results JSON (PNG beside it)")
+    comp.set_defaults(handler=_cmd_bench_compare)
     return parser
+
+
+def _cmd_bench_compare(args: argparse.Namespace) -> int:
+    from dppnas.bench.compare import compare
+    from dppnas.errors import ConfigError
+
+    searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
+    for flag, value in (
+        ("--budget", args.budget),
+        ("--seeds", args.seeds),
+        ("--concurrency", args.concurrency),
+    ):
+        if value < 1:
+            raise ConfigError(f"{flag}: must be at least 1, got {value}")
+    if not searchers:
+        raise ConfigError("--searchers: name at least one searcher, e.g. random,nsga2")
+    compare(
+        args.table,
+        searchers,
+        args.budget,
+        args.seeds,
+        args.scheduler,
+        args.concurrency,
+        Path(args.out),
+        log=lambda m: print(m, flush=True),
+    )
+    return 0
 
 
 def _space_options(pairs: Sequence[str]) -> dict[str, object]:

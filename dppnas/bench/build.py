@@ -50,8 +50,14 @@ class TableSpec(BaseModel):
 
 def _append(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line durably (a killed build loses at most the line being written)."""
+    torn = False
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
     with open(path, "a") as f:
-        f.write(json.dumps(record, separators=(",", ":")) + "\n")
+        # a kill mid-write leaves a torn last line: end it so this record stays whole
+        f.write(("\n" if torn else "") + json.dumps(record, separators=(",", ":")) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -204,8 +210,8 @@ class TableBuild:
                     f"val {record['val_accuracy'][-1]:.4f}  ({rate * len(queue) / workers / 60:.0f} min left)"
                 )
 
-    def compile(self) -> Path:
-        """Write ``dppnas/bench/data/NAME.json.gz`` once every architecture is complete."""
+    def compile(self, out_dir: Path = DATA_DIR) -> Path:
+        """Write ``OUT_DIR/NAME.json.gz`` (default: the package's data) once all are done."""
         results, latencies = self.results(), self.latencies()
         missing = [arch_key(a) for a in self.archs if arch_key(a) not in results]
         short = [
@@ -253,8 +259,8 @@ class TableBuild:
             "latency_spread_median": statistics.median(spreads),
             "entries": entries,
         }
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        out = DATA_DIR / f"{self.spec.name}.json.gz"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / f"{self.spec.name}.json.gz"
         tmp = out.with_suffix(".tmp")
         with gzip.open(tmp, "wt") as f:
             json.dump(table, f, separators=(",", ":"))

@@ -1,5 +1,37 @@
-"""Pareto tooling: objectives, non-dominated fronts (indicators come from moocore)."""
+"""Pareto tooling: objectives, the archive, indicators (moocore) and selection of the best k."""
 
+from dppnas.pareto.archive import ArchiveEntry, ParetoArchive
+from dppnas.pareto.indicators import (
+    crowding_distance,
+    hypervolume,
+    igd_plus,
+    non_dominated_rank,
+    to_minimisation,
+)
 from dppnas.pareto.objectives import Objective, has_objectives, non_dominated_mask, objective_matrix
+from dppnas.pareto.selection import (
+    epsilon_net_order,
+    rank_and_crowding_order,
+    select_by_epsilon_net,
+    select_by_rank_and_crowding,
+    selection_order,
+)
 
-__all__ = ["Objective", "has_objectives", "non_dominated_mask", "objective_matrix"]
+__all__ = [
+    "ArchiveEntry",
+    "Objective",
+    "ParetoArchive",
+    "crowding_distance",
+    "epsilon_net_order",
+    "has_objectives",
+    "hypervolume",
+    "igd_plus",
+    "non_dominated_mask",
+    "non_dominated_rank",
+    "objective_matrix",
+    "rank_and_crowding_order",
+    "select_by_epsilon_net",
+    "select_by_rank_and_crowding",
+    "selection_order",
+    "to_minimisation",
+]

@@ -1,0 +1,276 @@
+"""``dppnas bench compare``: searchers x seeds in real Tune on a table, against its true front.
+
+Each run replays the table with :class:`TabularTrainable` for ``budget`` trials. Only trials
+that reached the full budget (``final``) count as evaluated architectures: a trial stopped
+early by a scheduler never showed its final accuracy. After each completed trial the
+hypervolume of the evaluated front is divided by the true front's (``hv_ratio``); epochs are
+counted over every trial, stopped ones included (``epochs_used``, ``epochs_to``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dppnas.bench.table import BenchmarkTable
+
+THRESHOLDS = ("0.9", "0.95", "0.99")
+
+
+@dataclass
+class RunTrace:
+    """One searcher x seed run: per completed trial, its architecture, epochs and finality."""
+
+    archs: list[dict[str, Any]] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    final: list[bool] = field(default_factory=list)
+    errored: int = 0
+
+
+def _collector():
+    from ray.tune import Callback
+
+    class CompletionCollector(Callback):
+        """Records completed trials in completion order (driver side; never raises)."""
+
+        def __init__(self) -> None:
+            self.trace = RunTrace()
+
+        def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+            result = trial.last_result or {}
+            self.trace.archs.append(dict(trial.config.get("arch", {})))
+            self.trace.epochs.append(int(result.get("training_iteration", 0)))
+            self.trace.final.append(bool(result.get("final", False)))
+
+        def on_trial_error(self, iteration, trials, trial, **info) -> None:
+            self.trace.errored += 1
+
+    return CompletionCollector()
+
+
+def bench_experiment(
+    table: BenchmarkTable, searcher: str, seed: int, budget: int, scheduler: str, concurrency: int
+):
+    """A validated :class:`~dppnas.config.Experiment` describing one run on ``table``."""
+    from dppnas.config import parse_experiment
+
+    recipe = table.meta["recipe"]
+    return parse_experiment(
+        {
+            "name": f"bench-{table.name}-{searcher}-{seed}",
+            "seed": seed,
+            "dataset": recipe["dataset"],
+            "space": recipe["space"],
+            "searcher": {"name": searcher},
+            "scheduler": {"name": scheduler},
+            "objectives": [o.model_dump() for o in table.objectives],
+            "train": {"epochs": table.epochs},
+            "num_samples": budget,
+            "max_concurrent": concurrency,
+        }
+    )
+
+
+def run_once(
+    table: BenchmarkTable,
+    searcher: str,
+    seed: int,
+    budget: int,
+    scheduler: str = "fifo",
+    concurrency: int = 2,
+    storage: str | None = None,
+) -> RunTrace:
+    """One real Tune run of ``searcher`` on ``table``; returns its completion trace."""
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    from dppnas.bench.replay import TabularTrainable
+    from dppnas.tuning.tuner import make_scheduler, make_search_alg, trial_dirname
+
+    experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency)
+    collector = _collector()
+    storage = storage or tempfile.mkdtemp(prefix="dppnas-bench-")
+    tuner = tune.Tuner(
+        TabularTrainable(table.source),
+        param_space={"arch": table.space.tune_space()},
+        tune_config=tune.TuneConfig(
+            search_alg=make_search_alg(experiment),
+            scheduler=make_scheduler(experiment),
+            num_samples=budget,
+            max_concurrent_trials=concurrency,
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=experiment.name,
+            storage_path=storage,
+            # JSON only: per-trial TensorBoard/CSV files cost time and nobody reads them here
+            callbacks=[collector, JsonLoggerCallback()],
+            verbose=0,
+        ),
+    )
+    tuner.fit()
+    return collector.trace
+
+
+def score_trace(table: BenchmarkTable, trace: RunTrace, budget: int) -> dict[str, Any]:
+    """hv_ratio / IGD+ at the end, the hv-ratio curve per evaluation, epochs to thresholds."""
+    evaluated: list[np.ndarray] = []
+    curve: list[float] = []
+    epochs_at: list[int] = []
+    total_epochs = 0
+    ratio = 0.0
+    for arch, epochs, final in zip(trace.archs, trace.epochs, trace.final, strict=True):
+        total_epochs += epochs
+        if final:
+            evaluated.append(table.points([table.lookup(arch)])[0])
+            ratio = table.hypervolume(np.array(evaluated)) / table.true_front_hv
+        curve.append(ratio)
+        epochs_at.append(total_epochs)
+    points = np.array(evaluated).reshape(-1, len(table.objectives))
+    reach = {}
+    for t in THRESHOLDS:
+        hit = next((i for i, r in enumerate(curve) if r >= float(t) - 1e-12), None)
+        reach[t] = (None, None) if hit is None else (hit + 1, epochs_at[hit])
+    return {
+        "hv_ratio": curve[-1] if curve else 0.0,
+        "igd_plus": table.igd_plus(points),
+        "curve": curve + [curve[-1] if curve else 0.0] * (budget - len(curve)),
+        "evals_to": {t: reach[t][0] for t in THRESHOLDS},
+        "epochs_to": {t: reach[t][1] for t in THRESHOLDS},
+        "epochs_used": total_epochs,
+        "evaluated": len(evaluated),
+        "errored": trace.errored,
+    }
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    """Median counting an unreached threshold as +inf; None when the median is unreached."""
+    finite = sorted(float("inf") if v is None else float(v) for v in values)
+    median = statistics.median(finite) if finite else float("inf")
+    return None if median == float("inf") else median
+
+
+def summarise(
+    table: BenchmarkTable, scores: dict[str, list[dict[str, Any]]], budget: int, scheduler: str
+) -> dict[str, Any]:
+    """The results JSON of ``dppnas bench compare`` (keys are a contract)."""
+    results = {}
+    for name, runs in scores.items():
+        curves = np.array([r["curve"] for r in runs])
+        results[name] = {
+            "hv_ratio": [r["hv_ratio"] for r in runs],
+            "igd_plus": [r["igd_plus"] for r in runs],
+            "hv_curve": [[i + 1, float(np.median(curves[:, i]))] for i in range(curves.shape[1])],
+            "evals_to": {t: _median_or_none([r["evals_to"][t] for r in runs]) for t in THRESHOLDS},
+            "epochs_to": {
+                t: _median_or_none([r["epochs_to"][t] for r in runs]) for t in THRESHOLDS
+            },
+            "epochs_used": [r["epochs_used"] for r in runs],
+        }
+    return {
+        "table": table.name,
+        "objectives": [o.model_dump() for o in table.objectives],
+        "reference_point": table.reference_point,
+        "true_front_hv": table.true_front_hv,
+        "budget": budget,
+        "scheduler": scheduler,
+        "results": results,
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Median and IQR of hv_ratio and IGD+ per searcher, and evaluations/epochs to 0.95."""
+    lines = [
+        f"table {summary['table']}  budget {summary['budget']}  scheduler {summary['scheduler']}  "
+        f"true-front hv {summary['true_front_hv']:.5g}",
+        f"{'searcher':<10}{'hv_ratio med':>13}{'IQR':>17}{'IGD+ med':>10}{'evals->0.95':>12}"
+        f"{'epochs->0.95':>13}{'epochs used':>12}",
+    ]
+    for name, r in summary["results"].items():
+        q1, med, q3 = np.percentile(r["hv_ratio"], [25, 50, 75])
+        igd = float(np.median(r["igd_plus"]))
+        ev, ep = r["evals_to"]["0.95"], r["epochs_to"]["0.95"]
+        lines.append(
+            f"{name:<10}{med:>13.4f}{f'[{q1:.4f}, {q3:.4f}]':>17}{igd:>10.4f}"
+            f"{'-' if ev is None else f'{ev:.0f}':>12}{'-' if ep is None else f'{ep:.0f}':>13}"
+            f"{np.median(r['epochs_used']):>12.0f}"
+        )
+    return "\n".join(lines)
+
+
+def plot_curves(summary: dict[str, Any], path: Path) -> None:
+    """PNG of the median hypervolume ratio against evaluations, one line per searcher."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for name, r in summary["results"].items():
+        curve = np.array(r["hv_curve"])
+        ax.plot(curve[:, 0], curve[:, 1], label=name)
+    ax.set_xlabel("evaluations (completed trials)")
+    ax.set_ylabel("hypervolume ratio (median over seeds)")
+    ax.set_title(f"{summary['table']} ({summary['scheduler']})")
+    ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def compare(
+    table_name: str,
+    searchers: list[str],
+    budget: int,
+    seeds: int,
+    scheduler: str = "fifo",
+    concurrency: int = 2,
+    out: Path | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Run every searcher x seed, print the summary, write the JSON and the PNG."""
+    import ray
+
+    from dppnas.bench.table import load_table
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    table = load_table(table_name)
+    for name in searchers:  # refuse unknown names before running anything
+        bench_experiment(table, name, 0, budget, scheduler, concurrency)
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    scores: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="dppnas-bench-") as storage:
+        for name in searchers:
+            for seed in range(seeds):
+                trace = run_once(table, name, seed, budget, scheduler, concurrency, storage)
+                score = score_trace(table, trace, budget)
+                scores.setdefault(name, []).append(score)
+                log(
+                    f"{name} seed {seed}: hv_ratio {score['hv_ratio']:.4f}, "
+                    f"{score['evaluated']} evaluated, {score['epochs_used']} epochs"
+                )
+    summary = summarise(table, scores, budget, scheduler)
+    log(format_summary(summary))
+    if out is not None:
+        write_json_atomic(out, summary)
+        plot_curves(summary, out.with_suffix(".png"))
+        log(f"wrote {out} and {out.with_suffix('.png')}")
+    return summary

@@ -1,0 +1,173 @@
+"""The tabular benchmark: a real (tiny) table build, lookup, true front, replay, compare."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from dppnas.bench.build import TableBuild, TableSpec
+from dppnas.bench.compare import compare
+from dppnas.bench.table import available_tables, load_table
+from dppnas.errors import DppnasError
+
+SPEC = {
+    "name": "tiny-digits",
+    "space": {
+        "name": "dpp",
+        "max_depth": 1,
+        "cells_per_stage": [1],
+        "growth": [8],
+        "stem_width": 8,
+        "norms": ["bn_relu", "identity"],
+    },
+    "dataset": {"name": "digits"},
+    "train": {"epochs": 3, "batch_size": 64, "lr": 0.1, "checkpoint_every": 0, "device": "cpu"},
+    "latency_rounds": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_table(ray_session, tmp_path_factory):
+    """12 real architectures trained on digits for 3 epochs (a few seconds)."""
+    root = tmp_path_factory.mktemp("builds")
+    build = TableBuild(TableSpec.model_validate(SPEC), root=root)
+    build.measure_latency(log=lambda m: None)
+    build.train_all(2, log=lambda m: None)
+    path = build.compile(root)
+    return build, path
+
+
+def test_build_covers_every_architecture_and_table_loads(tiny_table):
+    build, path = tiny_table
+    table = load_table(str(path))
+    assert len(table.entries) == build.space.size() == 12
+    assert table.epochs == 3
+    for entry in table.entries:
+        assert len(entry.val_accuracy) == 3 and 0 <= entry.test_accuracy <= 1
+        assert entry.latency_ms > 0 and entry.params > 0 and entry.flops > 0
+    assert table.meta["recipe"]["train"]["epochs"] == 3
+    assert {"cpu", "torch"} <= set(table.meta["machine"])
+    # any encoding of an architecture finds its entry
+    arch = table.entries[5].arch
+    assert table.lookup({**arch, "norm1": arch["norm1"]}) is table.entries[5]
+
+
+def test_restarted_build_recomputes_nothing_and_survives_a_torn_line(tiny_table):
+    build, path = tiny_table
+    lines = build.results_file.read_text().splitlines()
+    build.results_file.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:20])  # kill mid-write
+    messages = []
+    build.train_all(2, log=messages.append)
+    assert messages[0].startswith("training: 10 done, 2 to go")
+    messages.clear()
+    build.train_all(2, log=messages.append)
+    assert messages == ["training: 12 done, 0 to go, 2 at a time"]
+    build.measure_latency(log=messages.append)
+    assert len(messages) == 1  # nothing re-measured
+
+
+def test_changed_recipe_is_refused(tiny_table):
+    build, _ = tiny_table
+    other = TableSpec.model_validate({**SPEC, "train": {**SPEC["train"], "epochs": 5}})
+    with pytest.raises(DppnasError, match="holds a different recipe"):
+        TableBuild(other, root=build.dir.parent)
+
+
+def test_true_front_matches_brute_force(tiny_table):
+    _, path = tiny_table
+    table = load_table(str(path))
+    points = table.points()
+    brute = []
+    for i, p in enumerate(points):
+        dominated = any(
+            q[0] >= p[0] and q[1] <= p[1] and (q[0] > p[0] or q[1] < p[1])
+            for j, q in enumerate(points)
+            if j != i
+        )
+        if not dominated:
+            brute.append(tuple(p))
+    assert sorted(map(tuple, table.true_front())) == sorted(brute)
+    assert table.hypervolume(table.true_front()) == pytest.approx(table.true_front_hv)
+    # any subset has at most the true front's hypervolume
+    for subset in itertools.islice(itertools.combinations(range(len(points)), 4), 50):
+        assert table.hypervolume(points[list(subset)]) <= table.true_front_hv + 1e-12
+
+
+def test_replay_trainable_reports_the_contract_metrics(tiny_table):
+    from ray import tune
+
+    from dppnas.bench.replay import TabularTrainable
+
+    _, path = tiny_table
+    table = load_table(str(path))
+    archs = [e.arch for e in table.entries[:4]]
+    tuner = tune.Tuner(
+        TabularTrainable(str(path)),
+        param_space={"arch": tune.grid_search(archs)},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(path.parent / "replay"), verbose=0),
+    )
+    results = tuner.fit()
+    assert len(results) == 4 and not results.errors
+    for result in results:
+        history = result.metrics_dataframe
+        entry = table.lookup(result.config["arch"])
+        assert list(history["training_iteration"]) == [1, 2, 3]
+        assert list(history["accuracy"]) == pytest.approx(list(entry.val_accuracy))
+        assert list(history["final"]) == [False, False, True]
+        assert set(history["epochs"]) == {3}
+        last = result.metrics
+        assert last["latency"]["local-cpu"] == entry.latency_ms
+        assert last["params"] == entry.params and last["flops"] == entry.flops
+        assert last["test_accuracy"] == entry.test_accuracy
+
+
+def test_two_seed_compare_writes_the_results_json(tiny_table, tmp_path):
+    _, path = tiny_table
+    out = tmp_path / "results.json"
+    summary = compare(
+        str(path), ["random", "nsga2"], budget=6, seeds=2, out=out, log=lambda m: None
+    )
+    data = json.loads(out.read_text())
+    assert data == json.loads(json.dumps(summary))
+    assert set(data) == {
+        "table",
+        "objectives",
+        "reference_point",
+        "true_front_hv",
+        "budget",
+        "scheduler",
+        "results",
+    }
+    assert data["budget"] == 6 and data["scheduler"] == "fifo"
+    for name in ("random", "nsga2"):
+        r = data["results"][name]
+        assert set(r) == {
+            "hv_ratio",
+            "igd_plus",
+            "hv_curve",
+            "evals_to",
+            "epochs_to",
+            "epochs_used",
+        }
+        assert len(r["hv_ratio"]) == 2 and all(0 < v <= 1 + 1e-9 for v in r["hv_ratio"])
+        assert r["epochs_used"] == [18, 18]  # 6 trials x 3 epochs, nothing stopped early
+        curve = np.array(r["hv_curve"])
+        assert curve.shape == (6, 2) and np.all(np.diff(curve[:, 1]) >= -1e-12)
+        assert set(r["evals_to"]) == {"0.9", "0.95", "0.99"}
+    assert out.with_suffix(".png").stat().st_size > 0
+
+
+def test_unknown_table_is_a_clear_error():
+    with pytest.raises(DppnasError, match="not found .*dppnas bench build"):
+        load_table("no-such-table")
+
+
+@pytest.mark.parametrize("name", available_tables())
+def test_shipped_tables_load(name):
+    table = load_table(name)
+    assert len(table.entries) >= {"fashion-monas": 1000, "fashion-dpp": 300}.get(name, 1)
+    assert len(table.true_front()) >= 2 and table.true_front_hv > 0
