@@ -44,8 +44,14 @@ def run_search(
     verbose: bool = False,
     stream: TextIO | None = None,
 ) -> int:
-    """Run the experiment end to end; returns the exit code (0, or 1 when no trial finished)."""
-    from dppnas.tuning.front import format_table, outcomes_from_results, pareto_front
+    """Run the experiment end to end; returns the exit code (0, or 1 when no trial finished).
+
+    The run's Pareto archive (``pareto.json``, ``pareto.csv``, ``pareto.png`` and TensorBoard
+    scalars under ``search/``) is kept by :class:`ParetoArchiveCallback`; on ``resume`` Tune
+    restores that callback with the run, and it reloads the archive from ``pareto.json``.
+    """
+    from dppnas.tuning.archive_callback import ARCHIVE_FILE, ParetoArchiveCallback
+    from dppnas.tuning.front import format_table, load_run_archive
     from dppnas.tuning.progress import ProgressCallback
     from dppnas.tuning.tuner import build_tuner, next_free_run_name, restore_tuner
 
@@ -57,24 +63,31 @@ def run_search(
     init_ray(address, verbose)
 
     storage = experiment.storage_dir()
-    progress = ProgressCallback(experiment.objectives, experiment.num_samples, stream=out)
     if resume:
         run_dir = experiment.run_dir()
         tuner = restore_tuner(experiment, data, run_dir)
     else:
         run_name = next_free_run_name(storage, experiment.name)
         run_dir = storage / run_name
-        tuner = build_tuner(experiment, data, run_name, callbacks=[progress], verbose=verbose)
+        callbacks = [
+            ProgressCallback(experiment.objectives, experiment.num_samples, stream=out),
+            ParetoArchiveCallback(experiment.objectives, path=run_dir),
+        ]
+        tuner = build_tuner(experiment, data, run_name, callbacks=callbacks, verbose=verbose)
     print(f"results: {run_dir}", file=out, flush=True)
     results = tuner.fit()
 
-    outcomes = outcomes_from_results(results)
-    front = pareto_front(outcomes, experiment.objectives)
-    finished = sum(o.final for o in outcomes)
+    archive = load_run_archive(run_dir / ARCHIVE_FILE, experiment.objectives, results)
+    front = archive.front()
+    everything = archive.entries + archive.partial
+    finished = sum(e.final for e in everything)
+    stopped = len(everything) - finished
     errored = sum(1 for r in results if r.error is not None)
+    early = f"{stopped} stopped early, " if stopped else ""
     print(
-        f"\n{finished} trials finished, {errored} errored; Pareto front "
-        f"({len(front)} non-dominated) over {', '.join(o.metric for o in experiment.objectives)}:",
+        f"\n{finished} trials finished, {early}{errored} errored; Pareto front "
+        f"({len(front)} non-dominated, hypervolume {archive.hypervolume():.4g}) over "
+        f"{', '.join(o.metric for o in experiment.objectives)}:",
         file=out,
     )
     print(format_table(front, experiment.objectives, describe=space.describe), file=out)

@@ -41,7 +41,7 @@ def _optuna_search(experiment: Any, sampler: Any) -> Any:
 
 
 @register_searcher("nsga2", NSGA2Options, "Optuna NSGA-II (NSGAIISampler) baseline")
-def nsga2(experiment: Any, options: NSGA2Options) -> Any:
+def nsga2(experiment: Any, options: NSGA2Options, run_dir: Any = None) -> Any:
     import optuna
 
     sampler = optuna.samplers.NSGAIISampler(
@@ -54,7 +54,7 @@ def nsga2(experiment: Any, options: NSGA2Options) -> Any:
 
 
 @register_searcher("tpe", TPEOptions, "Optuna multi-objective TPE baseline")
-def tpe(experiment: Any, options: TPEOptions) -> Any:
+def tpe(experiment: Any, options: TPEOptions, run_dir: Any = None) -> Any:
     import optuna
 
     sampler = optuna.samplers.TPESampler(

@@ -10,7 +10,7 @@ from search_algos.registry import register_searcher
 
 
 @register_searcher("random", summary="uniform random sampling (Tune's BasicVariantGenerator)")
-def random_search(experiment: Any, options: BaseModel) -> Any:
+def random_search(experiment: Any, options: BaseModel, run_dir: Any = None) -> Any:
     """Each trial draws every decision uniformly; seeded by the experiment's ``seed``."""
     from ray.tune.search.basic_variant import BasicVariantGenerator
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -20,14 +21,16 @@ class NoOptions(BaseModel):
 
 @dataclass(frozen=True)
 class SearcherSpec:
-    """A searcher's options model and a factory ``(experiment, options) -> SearchAlgorithm``.
+    """A searcher's options model and a factory ``(experiment, options, run_dir)``.
 
     The factory returns a Tune ``SearchAlgorithm`` or ``Searcher`` for the experiment's
-    ``param_space``; ``Searcher`` instances are wrapped in a ConcurrencyLimiter by the caller.
+    ``param_space``; Tune wraps a ``Searcher`` in a ConcurrencyLimiter (max_concurrent).
+    ``run_dir`` is the run's folder (for a searcher's own TensorBoard writer), or None when
+    there is none (benchmarks).
     """
 
     options: type[BaseModel]
-    factory: Callable[[Experiment, BaseModel], Any]
+    factory: Callable[[Experiment, BaseModel, Path | None], Any]
     summary: str
 
 

@@ -207,7 +207,7 @@ class TableBuild:
                 rate = (time.monotonic() - start) / finished
                 log(
                     f"[{len(done) + finished}/{len(self.archs)}] {self.space.describe(arch)}: "
-                    f"val {record['val_accuracy'][-1]:.4f}  ({rate * len(queue) / workers / 60:.0f} min left)"
+                    f"val {record['val_accuracy'][-1]:.4f}  ({rate * (len(queue) + len(pending)) / 60:.0f} min left)"
                 )
 
     def compile(self, out_dir: Path = DATA_DIR) -> Path:

@@ -1,12 +1,35 @@
-"""The Pareto front of a finished (or partial) run, as rows and as a printed table."""
+"""The Pareto front of a finished (or partial) run, as rows and as a printed table.
+
+``dppnas search`` prints the front of the run's :class:`~dppnas.pareto.ParetoArchive`
+(``pareto.json``); :func:`archive_from_results` rebuilds one from Tune's results when the
+archive file is missing.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from dppnas.pareto import Objective, has_objectives, non_dominated_mask, objective_matrix
+from dppnas.pareto import (
+    Objective,
+    ParetoArchive,
+    has_objectives,
+    non_dominated_mask,
+    objective_matrix,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(Protocol):
+    """What a table row needs: a trial id, flattened metrics and the trial's config."""
+
+    trial_id: str
+    metrics: dict[str, Any]
+    config: dict[str, Any]
 
 
 @dataclass
@@ -45,7 +68,7 @@ def _fmt(value: Any) -> str:
 
 
 def format_table(
-    front: Sequence[TrialOutcome],
+    front: Sequence[Outcome],
     objectives: Sequence[Objective],
     describe: Any = None,
     extra: Sequence[str] = ("params", "flops"),
@@ -90,3 +113,32 @@ def best_by(outcomes: Iterable[TrialOutcome], metric: str, mode: str) -> Mapping
     if not pool:
         return None
     return (max if mode == "max" else min)(pool, key=lambda o: o.metrics[metric]).metrics
+
+
+def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> ParetoArchive:
+    """Add Tune ``Result`` objects the archive does not hold yet (errored trials skipped)."""
+    for result in results:
+        if getattr(result, "error", None) is not None:
+            continue
+        (outcome,) = outcomes_from_results([result])
+        if outcome.trial_id in archive or not outcome.metrics:
+            continue
+        metrics = {k: v for k, v in outcome.metrics.items() if not k.startswith("config/")}
+        final = bool(metrics.get("final", True))
+        archive.add(outcome.trial_id, outcome.config, metrics, final=final, save=False)
+    return archive
+
+
+def load_run_archive(
+    archive_path: Path, objectives: Sequence[Objective], results: Iterable[Any] = ()
+) -> ParetoArchive:
+    """The run's saved archive plus any of Tune's ``results`` it lacks (or those alone when
+    the file is missing or unreadable); nothing is written back."""
+    archive = ParetoArchive(objectives)
+    if archive_path.exists():
+        try:
+            archive = ParetoArchive(objectives, path=archive_path)
+            archive.path = None  # a read-only view: do not rewrite the run's file
+        except Exception as err:  # a broken or foreign file: fall back to Tune's results
+            log.warning("%s; rebuilding the front from Tune's results", err)
+    return add_missing_results(archive, results)

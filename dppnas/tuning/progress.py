@@ -16,13 +16,23 @@ from typing import Any, TextIO
 from ray.tune import Callback
 from ray.tune.utils import flatten_dict
 
-from dppnas.pareto import Objective, has_objectives, non_dominated_mask, objective_matrix
+from dppnas.pareto import (
+    Objective,
+    has_objectives,
+    hypervolume,
+    non_dominated_mask,
+    objective_matrix,
+)
 
 log = logging.getLogger(__name__)
 
 
 class ProgressCallback(Callback):
-    """Prints ``[elapsed] done/total done, N running, N errored | front K`` on each event."""
+    """Prints ``[elapsed] done/total done, N running, N errored | front K | hv X`` on each event.
+
+    ``hv`` is the hypervolume of the final results' front against the declared reference point
+    (objectives turned to minimisation; moocore).
+    """
 
     def __init__(
         self, objectives: Sequence[Objective], total: int, stream: TextIO | None = None
@@ -45,14 +55,22 @@ class ProgressCallback(Callback):
         state["_stream"] = None
         return state
 
-    def front_size(self) -> int:
+    def _final_points(self) -> Any:
         rows = [
             m for m in self.done.values() if m.get("final") and has_objectives(m, self.objectives)
         ]
-        if not rows:
-            return 0
-        return int(
-            non_dominated_mask(objective_matrix(rows, self.objectives), self.objectives).sum()
+        return objective_matrix(rows, self.objectives)
+
+    def front_size(self) -> int:
+        points = self._final_points()
+        return int(non_dominated_mask(points, self.objectives).sum()) if len(points) else 0
+
+    def hypervolume(self) -> float:
+        """Hypervolume of the final results against the objectives' declared ``ref``."""
+        return hypervolume(
+            self._final_points(),
+            [o.ref for o in self.objectives],
+            [o.mode == "max" for o in self.objectives],
         )
 
     def line(self) -> str:
@@ -60,6 +78,7 @@ class ProgressCallback(Callback):
         return (
             f"[{elapsed:7.1f}s] trials {len(self.done)}/{self.total} done, "
             f"{len(self.running)} running, {len(self.errored)} errored | front {self.front_size()}"
+            f" | hv {self.hypervolume():.4g}"
         )
 
     def _show(self, completed: bool) -> None:

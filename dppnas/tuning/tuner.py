@@ -42,12 +42,13 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def make_search_alg(experiment: Experiment) -> Any:
+def make_search_alg(experiment: Experiment, run_dir: Path | None = None) -> Any:
+    """The experiment's searcher; ``run_dir`` is where it may write its own logs."""
     from search_algos import SEARCHERS
 
     spec = SEARCHERS.get(experiment.searcher.name, where="searcher.name")
     options = spec.options.model_validate(experiment.searcher.options)
-    return spec.factory(experiment, options)
+    return spec.factory(experiment, options, run_dir)
 
 
 def make_scheduler(experiment: Experiment) -> Any:
@@ -87,7 +88,7 @@ def build_tuner(
         make_trainable(experiment, data),
         param_space=param_space(experiment),
         tune_config=tune.TuneConfig(
-            search_alg=make_search_alg(experiment),
+            search_alg=make_search_alg(experiment, experiment.storage_dir() / run_name),
             scheduler=make_scheduler(experiment),
             num_samples=experiment.num_samples,
             max_concurrent_trials=experiment.max_concurrent,
