@@ -1,0 +1,148 @@
+"""Searcher overhead: trials per second with instant trials, and suggest() latency.
+
+Every searcher runs in real Tune on the same instant trainable (one report, metrics a fixed
+function of the architecture; no training) over the ``dpp`` space of the quickstart, with
+the same budget, concurrency and ``reuse_actors=True``. Tune's own per-trial cost is in every
+figure; the ratio to ``random`` (Tune's BasicVariantGenerator) isolates the searcher's.
+suggest() latency is timed by driving each ``Searcher`` directly (suggest, then feed the
+result back) outside Tune; BasicVariantGenerator is a generator, not a Searcher, so ``random``
+has no suggest() figure.
+
+    python benchmarks/overhead.py [--trials 200] [--searchers random,monas,dpp,nsga2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+QUICKSTART = "experiments/quickstart.yaml"
+
+
+def instant_metrics(arch: dict[str, Any]) -> dict[str, Any]:
+    """Deterministic pseudo-metrics of an architecture (no training)."""
+    digest = hashlib.sha256(repr(sorted(arch.items())).encode()).digest()
+    return {
+        "accuracy": 0.5 + digest[0] / 512,
+        "latency/local-cpu": 0.1 + digest[1] / 255,
+        "params": 1000 + digest[2] * 10,
+        "flops": 10_000 + digest[3] * 100,
+        "epochs": 1,
+        "final": True,
+    }
+
+
+def instant_trainable(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    metrics = instant_metrics(config["arch"])
+    latency = metrics.pop("latency/local-cpu")
+    tune.report({**metrics, "latency": {"local-cpu": latency}})
+
+
+def experiment_for(searcher: str, trials: int):
+    from dppnas.config import load_experiment
+
+    return load_experiment(
+        QUICKSTART, {"searcher": {"name": searcher}, "num_samples": trials, "max_concurrent": 2}
+    )
+
+
+def throughput(searcher: str, trials: int, storage: str) -> tuple[int, float]:
+    """(trials completed, seconds) of a Tune run with instant trials."""
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    from dppnas.tuning.tuner import make_search_alg, trial_dirname
+
+    experiment = experiment_for(searcher, trials)
+    tuner = tune.Tuner(
+        instant_trainable,
+        param_space={"arch": experiment.search_space.tune_space()},
+        tune_config=tune.TuneConfig(
+            search_alg=make_search_alg(experiment),
+            num_samples=trials,
+            max_concurrent_trials=2,
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=f"overhead-{searcher}",
+            storage_path=storage,
+            verbose=0,
+            callbacks=[JsonLoggerCallback()],
+        ),
+    )
+    start = time.perf_counter()
+    results = tuner.fit()
+    return len(results), time.perf_counter() - start
+
+
+def suggest_latency(searcher: str, n: int) -> list[float] | None:
+    """suggest() wall times in ms, feeding each result back; None for non-Searchers."""
+    from ray.tune.search import Searcher
+
+    from dppnas.tuning.tuner import make_search_alg
+
+    experiment = experiment_for(searcher, n)
+    algo = make_search_alg(experiment)
+    if not isinstance(algo, Searcher):
+        return None
+    algo.set_search_properties(None, None, {"arch": experiment.search_space.tune_space()})
+    times = []
+    for i in range(n):
+        trial_id = f"t{i}"
+        start = time.perf_counter()
+        config = algo.suggest(trial_id)
+        times.append((time.perf_counter() - start) * 1e3)
+        if config is None or config == Searcher.FINISHED:
+            break
+        algo.on_trial_complete(trial_id, result=instant_metrics(config["arch"]))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--searchers", default="random,monas,dpp,nsga2")
+    args = parser.parse_args()
+
+    import ray
+
+    from search_algos import SEARCHERS
+
+    names = [s for s in args.searchers.split(",") if s in SEARCHERS]
+    skipped = [s for s in args.searchers.split(",") if s not in SEARCHERS]
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    rows = {}
+    with tempfile.TemporaryDirectory() as storage:
+        for name in names:
+            done, seconds = throughput(name, args.trials, storage)
+            lat = suggest_latency(name, args.trials)
+            rows[name] = (done, seconds, lat)
+    base = rows["random"][0] / rows["random"][1] if "random" in rows else None
+    print(f"instant trials, budget {args.trials}, concurrency 2, reuse_actors, 2 CPUs")
+    print(
+        f"{'searcher':<9}{'trials':>7}{'seconds':>9}{'trials/s':>10}{'vs random':>10}"
+        f"{'suggest p50 ms':>16}{'p99 ms':>9}"
+    )
+    for name, (done, seconds, lat) in rows.items():
+        rate = done / seconds
+        ratio = f"{rate / base:.2f}" if base else "-"
+        p50 = f"{statistics.median(lat):.2f}" if lat else "-"
+        p99 = f"{np.percentile(lat, 99):.2f}" if lat else "-"
+        print(f"{name:<9}{done:>7}{seconds:>9.1f}{rate:>10.1f}{ratio:>10}{p50:>16}{p99:>9}")
+    if skipped:
+        print(f"not registered (skipped): {', '.join(skipped)}")
+
+
+if __name__ == "__main__":
+    main()
