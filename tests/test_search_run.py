@@ -91,3 +91,16 @@ def test_checkpoint_rebuilds_the_trained_model(finished_run):
     model.load_state_dict(state)
     trainer = Trainer(model, data, TrainOptions.model_validate(config["train"]))
     assert trainer.evaluate("val") == pytest.approx(last["accuracy"])
+
+
+def test_the_run_keeps_its_pareto_archive(finished_run):
+    """Every finished trial is in pareto.json; the printed front is the archive's."""
+    from dppnas.pareto import ParetoArchive
+
+    exp, run_dir, output, _ = finished_run
+    archive = ParetoArchive.load(run_dir / "pareto.json")
+    assert len(archive.entries) == TRIALS and not archive.partial
+    assert archive.objectives == exp.objectives
+    assert f"({len(archive.front())} non-dominated, hypervolume " in output
+    assert (run_dir / "pareto.csv").exists() and (run_dir / "pareto.png").exists()
+    assert list((run_dir / "search").glob("events.out.tfevents.*"))

@@ -9,6 +9,7 @@ counted over every trial, stopped ones included (``epochs_used``, ``epochs_to``)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -235,6 +236,20 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _env(name: str, value: str):
+    """Set an environment variable for the duration of the block only."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def compare(
     table_name: str,
     searchers: list[str],
@@ -250,14 +265,16 @@ def compare(
 
     from dppnas.bench.table import load_table
 
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     table = load_table(table_name)
     for name in searchers:  # refuse unknown names before running anything
         bench_experiment(table, name, 0, budget, scheduler, concurrency)
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     scores: dict[str, list[dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory(prefix="dppnas-bench-") as storage:
+    with (
+        _env("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"),
+        tempfile.TemporaryDirectory(prefix="dppnas-bench-") as storage,
+    ):
         for name in searchers:
             for seed in range(seeds):
                 trace = run_once(table, name, seed, budget, scheduler, concurrency, storage)

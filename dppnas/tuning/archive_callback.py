@@ -1,0 +1,183 @@
+"""A Ray Tune callback that keeps the run's Pareto archive, on disk and in TensorBoard.
+
+Runs in the driver. Every completed trial's last result goes into a :class:`ParetoArchive`
+(final results on the front or dominated, trials stopped early on the partial list), which is
+written as ``pareto.json`` and ``pareto.csv`` in the experiment folder after each completion.
+TensorBoard gets ``search/hypervolume``, ``search/front_size`` and ``search/trials_completed``
+(step = completed trials; TensorBoard's "Wall"/"Relative" axis shows them against time) and a
+front scatter every ``plot_every`` completions and at the end (also saved as ``pareto.png``).
+
+An exception in a callback aborts the whole Tune run, so every hook logs and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.utils import flatten_dict
+
+from dppnas.pareto import Objective, ParetoArchive
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_FILE = "pareto.json"
+CSV_FILE = "pareto.csv"
+PLOT_FILE = "pareto.png"
+TB_SUBDIR = "search"
+
+
+class ParetoArchiveCallback(Callback):
+    """Adds each completed trial to a Pareto archive kept in the experiment folder.
+
+    Args:
+        objectives: the objectives (``Objective`` or ``{metric, mode, ref}`` dicts).
+        path: the folder for ``pareto.json`` / ``.csv`` / ``.png`` — the experiment folder.
+            None: the experiment folder Tune gives the trials (on local storage; elsewhere
+            Tune's driver staging folder, which it syncs to storage). An existing
+            ``pareto.json`` there is reloaded, so a restored run continues its archive.
+        tb_dir: TensorBoard folder; default ``<path>/search``.
+        plot_every: add a front scatter to TensorBoard every N completed trials (0: only at
+            the end).
+
+    A result's ``final`` key (DESIGN section 3) says whether the trial ran its full budget;
+    trainables that do not report ``final`` at all are taken to have run to the end. Errored
+    trials are logged and not added.
+    """
+
+    def __init__(
+        self,
+        objectives: Sequence[Objective | dict[str, Any]],
+        path: str | Path | None = None,
+        tb_dir: str | Path | None = None,
+        plot_every: int = 10,
+    ) -> None:
+        self.objectives = [Objective.model_validate(o) for o in objectives]
+        self.path = Path(path) if path is not None else None
+        self.tb_dir = Path(tb_dir) if tb_dir is not None else None
+        self.plot_every = max(int(plot_every), 0)
+        self._archive: ParetoArchive | None = None
+        self._writer: Any = None
+        self._writer_failed = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks with the run (Tuner.restore); writers cannot be pickled, and
+        # the archive is reloaded from pareto.json, the one source of truth.
+        state = dict(self.__dict__)
+        state.update(_archive=None, _writer=None, _writer_failed=False)
+        return state
+
+    @property
+    def archive(self) -> ParetoArchive | None:
+        """The archive, once the experiment folder is known (None before)."""
+        return self._archive
+
+    # ---- Tune hooks (never raise) ----
+
+    def setup(self, **info: Any) -> None:
+        try:
+            if self.path is not None:
+                self._open(self.path)
+        except Exception:
+            log.exception("Pareto archive: cannot open %s", self.path)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        try:
+            self._add(trial)
+        except Exception:
+            log.exception("Pareto archive: could not add trial %s", trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        log.info("Pareto archive: trial %s errored; not added", getattr(trial, "trial_id", trial))
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        try:
+            if self._archive is None and trials:
+                self._open(self._folder(trials[0]))
+            if self._archive is not None:
+                self._plot(self._completed(), save_png=True)
+        except Exception:
+            log.exception("Pareto archive: final plot failed")
+        finally:
+            self._close_writer()
+
+    # ---- work ----
+
+    def _folder(self, trial: Any) -> Path:
+        if self.path is not None:
+            return self.path
+        storage = trial.storage
+        filesystem = getattr(storage, "storage_filesystem", None)
+        if getattr(filesystem, "type_name", "") == "local":
+            return Path(storage.experiment_fs_path)
+        return Path(trial.local_experiment_path)
+
+    def _open(self, folder: Path) -> ParetoArchive:
+        if self._archive is None:
+            self.path = folder
+            self._archive = ParetoArchive(self.objectives, path=folder / ARCHIVE_FILE)
+        return self._archive
+
+    def _add(self, trial: Any) -> None:
+        result = dict(trial.last_result or {})
+        if not result:
+            log.info("Pareto archive: trial %s ended without a result", trial.trial_id)
+            return
+        archive = self._open(self._folder(trial))
+        metrics = {k: v for k, v in flatten_dict(result).items() if not k.startswith("config/")}
+        final = bool(metrics.get("final", True))
+        archive.add(trial.trial_id, dict(trial.config or {}), metrics, final=final)
+        archive.write_csv(archive.path.with_suffix(".csv"))
+        completed = self._completed()
+        self._scalars(completed)
+        if self.plot_every and completed % self.plot_every == 0:
+            self._plot(completed)
+
+    def _completed(self) -> int:
+        archive = self._archive
+        return 0 if archive is None else len(archive.entries) + len(archive.partial)
+
+    def _scalars(self, step: int) -> None:
+        writer = self._tensorboard()
+        if writer is None or self._archive is None:
+            return
+        now = time.time()
+        writer.add_scalar("search/hypervolume", self._archive.hypervolume(), step, walltime=now)
+        writer.add_scalar("search/front_size", len(self._archive.front()), step, walltime=now)
+        writer.add_scalar("search/trials_completed", step, step, walltime=now)
+        writer.flush()
+
+    def _plot(self, step: int, save_png: bool = False) -> None:
+        from dppnas.pareto.plot import front_figure
+
+        assert self._archive is not None and self.path is not None
+        figure = front_figure(self._archive, title=f"{step} trials")
+        if save_png:
+            figure.savefig(self.path / PLOT_FILE)
+        writer = self._tensorboard()
+        if writer is not None:
+            writer.add_figure("search/front", figure, global_step=step, close=False)
+            writer.flush()
+
+    def _tensorboard(self) -> Any:
+        if self._writer is None and not self._writer_failed and self.path is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(log_dir=str(self.tb_dir or self.path / TB_SUBDIR))
+            except Exception:  # tensorboard missing or folder not writable: files still work
+                self._writer_failed = True
+                log.warning("Pareto archive: TensorBoard logging disabled", exc_info=True)
+        return self._writer
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:
+                log.exception("Pareto archive: closing TensorBoard writer failed")
+            self._writer = None
