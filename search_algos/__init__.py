@@ -4,7 +4,8 @@
 their own modules as they land.
 """
 
-from search_algos import optuna_baselines, random_search  # noqa: F401 - registration
+from search_algos import dpp, optuna_baselines, random_search  # noqa: F401 - registration
+from search_algos.monas import MONASSearcher  # noqa: F401 - registers "monas"; public API
 from search_algos.registry import SEARCHERS, SearcherSpec, register_searcher
 
 __all__ = ["SEARCHERS", "SearcherSpec", "register_searcher"]

@@ -1,17 +1,29 @@
-"""Device latency / energy models, registered by kind (DESIGN section 5)."""
+"""Device latency / energy models, registered by kind (DESIGN section 5).
+
+* ``measured``: timed on this machine (CPU or CUDA; eager PyTorch or ONNX Runtime);
+* ``lut``: a per-layer lookup table measured on the target by ``dppnas profile``;
+* ``roofline``: an estimate from a device's spec sheet (``specs/*.yaml``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from dppnas.devices.base import DeviceModel, DeviceOptions
+from dppnas.devices.base import DeviceModel, DeviceOptions, EnergyUnavailableError
+from dppnas.devices.calibration import Calibration, fit_calibration
+from dppnas.devices.layerwise import LayerwiseDevice
+from dppnas.devices.lut import LookupTable, LutDevice, UnknownLayerError
 from dppnas.devices.measured import MeasuredDevice
+from dppnas.devices.roofline import RooflineDevice, RooflineSpec, load_spec, spec_names
+from dppnas.devices.signatures import LayerSignature, layer_signatures
 from dppnas.errors import ConfigError, validate_section
 from dppnas.registry import Registry
 
 DEVICE_KINDS: Registry[type[DeviceModel]] = Registry("device kind")
 DEVICE_KINDS.register("measured")(MeasuredDevice)
+DEVICE_KINDS.register("lut")(LutDevice)
+DEVICE_KINDS.register("roofline")(RooflineDevice)
 
 #: The device configured when an experiment names none.
 DEFAULT_DEVICES: dict[str, dict[str, Any]] = {"local-cpu": {"kind": "measured"}}
@@ -45,10 +57,23 @@ def make_devices(section: Mapping[str, Any]) -> dict[str, DeviceModel]:
 __all__ = [
     "DEFAULT_DEVICES",
     "DEVICE_KINDS",
+    "Calibration",
     "DeviceModel",
     "DeviceOptions",
+    "EnergyUnavailableError",
+    "LayerSignature",
+    "LayerwiseDevice",
+    "LookupTable",
+    "LutDevice",
     "MeasuredDevice",
+    "RooflineDevice",
+    "RooflineSpec",
+    "UnknownLayerError",
+    "fit_calibration",
+    "layer_signatures",
+    "load_spec",
     "make_device",
     "make_devices",
+    "spec_names",
     "validate_device_options",
 ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from torch import nn
+
+from dppnas.errors import DppnasError
 
 
 class DeviceOptions(BaseModel):
@@ -14,6 +18,27 @@ class DeviceOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str
+
+
+def find_user_file(path: str | Path) -> Path | None:
+    """The file a user named (relative to the current directory), or ``None`` if missing.
+
+    Inside a Ray Tune trial the working directory is the trial's folder; a relative path is
+    then also looked up from the directory the run was started in (``TUNE_ORIG_WORKING_DIR``).
+    """
+    path = Path(path).expanduser()
+    candidates = [path]
+    origin = os.environ.get("TUNE_ORIG_WORKING_DIR")
+    if origin and not path.is_absolute():
+        candidates.append(Path(origin) / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+class EnergyUnavailableError(DppnasError):
+    """Energy of a device cannot be measured or modelled here (never reported as 0)."""
 
 
 class DeviceModel(ABC):
@@ -25,6 +50,8 @@ class DeviceModel(ABC):
 
     kind: ClassVar[str]
     Options: ClassVar[type[DeviceOptions]]
+    #: whether the numbers are estimates (a model of a device) rather than measurements
+    estimate: ClassVar[bool] = False
 
     def __init__(self, name: str, options: DeviceOptions) -> None:
         self.name = name
@@ -39,10 +66,26 @@ class DeviceModel(ABC):
         """Whether :meth:`energy_mj` gives a value for this device."""
         return False
 
+    def energy_unavailable_reason(self) -> str:
+        """Why :meth:`energy_mj` has no value (shown to the user)."""
+        return f"device {self.name!r} ({self.kind}) does not model energy"
+
     def energy_mj(self, model: nn.Module, input_shape: tuple[int, int, int]) -> float:
-        """Inference energy of ``model`` on one input, in mJ."""
-        raise NotImplementedError(f"device {self.name!r} ({self.kind}) does not model energy")
+        """Inference energy of ``model`` on one input, in mJ.
+
+        Raises :class:`EnergyUnavailableError` where energy is not available: never 0.
+        """
+        raise EnergyUnavailableError(self.energy_unavailable_reason())
+
+    def source(self) -> str:
+        """Where this device's numbers come from, in a few words (``dppnas devices``)."""
+        return self.kind
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able description: name, kind and options (recorded with results)."""
-        return {"name": self.name, **self.options.model_dump(mode="json")}
+        """JSON-able description: name, kind, options, source (recorded with results)."""
+        return {
+            "name": self.name,
+            **self.options.model_dump(mode="json"),
+            "source": self.source(),
+            "estimate": self.estimate,
+        }

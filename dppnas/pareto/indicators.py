@@ -68,7 +68,10 @@ def non_dominated_rank(points: ArrayLike, maximise: Sequence[bool]) -> np.ndarra
     array = _as_points(points, len(maximise))
     if len(array) == 0:
         return np.zeros(0, dtype=int)
-    return np.asarray(moocore.pareto_rank(array, maximise=list(maximise)), dtype=int)
+    # moocore 0.3.2 reverses the ranks for one objective given maximise=[False] (it tests the
+    # list's truth); turning maximised columns to minimisation ourselves avoids the flag.
+    sign = np.where(np.asarray(maximise, dtype=bool), -1.0, 1.0)
+    return np.asarray(moocore.pareto_rank(array * sign), dtype=int)
 
 
 def crowding_distance(points: ArrayLike) -> np.ndarray:

@@ -18,7 +18,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from torch import nn
 
 from dppnas.errors import DppnasError
@@ -127,6 +134,16 @@ class DppOptions(BaseModel):
                 f"entries, growth has {len(values)}"
             )
         return values
+
+    @model_validator(mode="after")
+    def _growth_matches_stages(self) -> DppOptions:
+        # the field validator does not run when growth is left at its default
+        if len(self.growth) != len(self.cells_per_stage):
+            raise ValueError(
+                f"growth: needs one growth rate per stage: cells_per_stage has "
+                f"{len(self.cells_per_stage)} entries, growth has {len(self.growth)}"
+            )
+        return self
 
 
 @SPACES.register("dpp")

@@ -1,0 +1,193 @@
+"""Calibration: fit a cheap latency model to a few real measurements of the target.
+
+A layer-wise device (lookup table, roofline) gives, per network, the *uncalibrated* time of its
+layers summed per op family (:data:`~dppnas.devices.signatures.FAMILIES`), in ms. The calibrated
+prediction is ``intercept_ms + sum_f scale_f * parts_f``: the intercept absorbs what a sum of
+layers misses (framework overhead per call), the scales what isolated timings or a spec sheet
+get wrong. Few-shot, after HELP (Lee et al., NeurIPS 2021): about 10 measured networks suffice
+for a scale and an intercept.
+
+Fit: least squares on *relative* errors (the acceptance measure is relative), scales kept
+non-negative (``scipy.optimize.lsq_linear``). With enough points, per-family scales are fitted
+with a ridge penalty pulling them towards the single scale; the penalty (including "single
+scale only") is chosen by leave-one-out error, so per-family scales are used only when the data
+support them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from dppnas.errors import DppnasError
+
+#: ridge penalties tried for per-family scales (inf = one scale for all families)
+RIDGE_GRID: tuple[float, ...] = (math.inf, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.0)
+#: the key of the scale applied to families without their own
+ANY_FAMILY = "*"
+
+
+class Calibration(BaseModel):
+    """``latency_ms = intercept_ms + sum_f scales[f] * parts[f]`` (``scales["*"]`` otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+    intercept_ms: float = 0.0
+    scales: dict[str, float] = Field(default_factory=lambda: {ANY_FAMILY: 1.0})
+    method: str = Field("identity", description="identity | scale+intercept | per-family")
+    ridge: float | None = Field(None, description="ridge penalty of the per-family fit")
+    points: int = Field(0, ge=0, description="measured networks fitted")
+    fit_mape: float | None = Field(None, description="mean abs. error on the fitted points, %")
+    loo_mape: float | None = Field(None, description="leave-one-out mean abs. error, %")
+    source: str = Field("", description="where the measurements came from")
+
+    def scale(self, family: str) -> float:
+        return self.scales.get(family, self.scales.get(ANY_FAMILY, 1.0))
+
+    def apply(self, parts: Mapping[str, float]) -> float:
+        """Calibrated latency (ms) from uncalibrated per-family sums (ms)."""
+        return self.intercept_ms + sum(self.scale(f) * ms for f, ms in parts.items())
+
+
+def _design(parts: Sequence[Mapping[str, float]], families: list[str]) -> np.ndarray:
+    return np.array([[p.get(f, 0.0) for f in families] for p in parts], dtype=float)
+
+
+def _solve(x: np.ndarray, y: np.ndarray, ridge: float, prior: float) -> np.ndarray:
+    """``[intercept, scale_1..k]`` minimising relative squared error (+ ridge to ``prior``)."""
+    from scipy.optimize import lsq_linear
+
+    n, k = x.shape
+    if math.isinf(ridge):  # one scale for every family
+        a = np.column_stack([np.ones(n), x.sum(axis=1)]) / y[:, None]
+        b = np.ones(n)
+        lower, upper = [-np.inf, 0.0], [np.inf, np.inf]
+        sol = lsq_linear(a, b, bounds=(lower, upper)).x
+        return np.concatenate([[sol[0]], np.full(k, sol[1])])
+    a = np.column_stack([np.ones(n), x]) / y[:, None]
+    b = np.ones(n)
+    if ridge > 0:
+        penalty = np.sqrt(ridge) * np.column_stack([np.zeros(k), np.eye(k)])
+        a = np.vstack([a, penalty])
+        b = np.concatenate([b, np.full(k, np.sqrt(ridge) * prior)])
+    lower = [-np.inf] + [0.0] * k
+    upper = [np.inf] * (k + 1)
+    return lsq_linear(a, b, bounds=(lower, upper)).x
+
+
+def _mape(x: np.ndarray, y: np.ndarray, coef: np.ndarray) -> float:
+    pred = coef[0] + x @ coef[1:]
+    return float(np.mean(np.abs(pred - y) / y) * 100)
+
+
+def _loo_mape(x: np.ndarray, y: np.ndarray, ridge: float) -> float:
+    errors = []
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        prior = _solve(x[keep], y[keep], math.inf, 1.0)[1] if not math.isinf(ridge) else 1.0
+        coef = _solve(x[keep], y[keep], ridge, prior)
+        errors.append(abs(coef[0] + x[i] @ coef[1:] - y[i]) / y[i])
+    return float(np.mean(errors) * 100)
+
+
+def fit_calibration(
+    parts: Sequence[Mapping[str, float]],
+    measured_ms: Sequence[float],
+    *,
+    min_points: int = 10,
+    per_family: bool | None = None,
+    source: str = "",
+) -> Calibration:
+    """Fit a :class:`Calibration` to networks' uncalibrated ``parts`` and measured latencies (ms).
+
+    ``per_family``: ``None`` chooses by leave-one-out error (per-family scales need at least
+    ``3 * (families + 1)`` points), ``False`` fits one scale, ``True`` only per-family scales.
+    """
+    n = len(measured_ms)
+    if n != len(parts):
+        raise ValueError("one measured latency per network is needed")
+    if n < min_points:
+        raise DppnasError(
+            f"calibration needs at least {min_points} measured networks, got {n} "
+            f"(measure more architectures of the target)"
+        )
+    y = np.asarray(measured_ms, dtype=float)
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise DppnasError("calibration: every measured latency must be a positive number (ms)")
+    families = sorted({f for p in parts for f, v in p.items() if v != 0.0})
+    if not families:
+        raise DppnasError("calibration: the networks have no layers with a known time")
+    x = _design(parts, families)
+
+    enough = n >= 3 * (len(families) + 1)
+    if per_family is None:
+        grid = RIDGE_GRID if enough and len(families) > 1 else (math.inf,)
+    elif per_family:
+        grid = tuple(r for r in RIDGE_GRID if not math.isinf(r))
+    else:
+        grid = (math.inf,)
+    scores = {r: _loo_mape(x, y, r) for r in grid} if n >= 3 else {grid[0]: math.nan}
+    # ties (within rounding) go to the simpler model: one scale, then the strongest ridge
+    ridge = min(scores, key=lambda r: (round(scores[r], 6), -r))
+    prior = _solve(x, y, math.inf, 1.0)[1]
+    coef = _solve(x, y, ridge, prior)
+    single = math.isinf(ridge)
+    scales = (
+        {ANY_FAMILY: float(coef[1])}
+        if single
+        else {
+            ANY_FAMILY: float(prior),
+            **{f: float(c) for f, c in zip(families, coef[1:], strict=True)},
+        }
+    )
+    loo = scores[ridge]
+    return Calibration(
+        intercept_ms=float(coef[0]),
+        scales=scales,
+        method="scale+intercept" if single else "per-family",
+        ridge=None if single else float(ridge),
+        points=n,
+        fit_mape=_mape(x, y, coef),
+        loo_mape=None if math.isnan(loo) else loo,
+        source=source,
+    )
+
+
+def read_measurements(path: str | Path) -> list[tuple[dict[str, Any], float]]:
+    """``(architecture, latency_ms)`` pairs from a CSV file with columns ``arch,latency_ms``.
+
+    ``arch`` is the architecture as a JSON object (what a trial config holds under ``"arch"``);
+    other columns are ignored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DppnasError(f"{path}: measurements file not found (a CSV with arch,latency_ms)")
+    rows: list[tuple[dict[str, Any], float]] = []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"arch", "latency_ms"} - set(reader.fieldnames or ())
+        if missing:
+            raise DppnasError(
+                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a header "
+                f"with arch (JSON object) and latency_ms"
+            )
+        for line, row in enumerate(reader, start=2):
+            try:
+                arch = json.loads(row["arch"])
+                latency = float(row["latency_ms"])
+            except (TypeError, ValueError):
+                raise DppnasError(
+                    f"{path}:{line}: arch must be a JSON object and latency_ms a number"
+                ) from None
+            if not isinstance(arch, dict):
+                raise DppnasError(f"{path}:{line}: arch must be a JSON object")
+            if not (math.isfinite(latency) and latency > 0):
+                raise DppnasError(f"{path}:{line}: latency_ms must be positive, got {latency}")
+            rows.append((arch, latency))
+    return rows

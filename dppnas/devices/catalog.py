@@ -1,0 +1,45 @@
+"""``dppnas devices``: the devices one can configure here, and where their numbers come from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from dppnas.devices.lut import LutDevice, LutOptions
+from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
+from dppnas.devices.roofline import RooflineDevice, RooflineOptions, spec_names
+from dppnas.errors import DppnasError
+
+
+def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
+    """``(name, kind, source)`` rows: this machine, latency tables, roofline specs.
+
+    ``tables`` are table files to describe (default: ``*.lut.json`` in the current directory).
+    """
+    rows = [("local-cpu", "measured", MeasuredDevice("local-cpu", MeasuredOptions()).source())]
+    if torch.cuda.is_available():
+        cuda = MeasuredDevice("local-gpu", MeasuredOptions(device="cuda"))
+        rows.append(("local-gpu", "measured", cuda.source()))
+    paths = (
+        list(tables) if tables is not None else sorted(str(p) for p in Path().glob("*.lut.json"))
+    )
+    for path in paths:
+        try:
+            device = LutDevice(Path(path).name, LutOptions(path=path))
+            rows.append((path, "lut", device.source()))
+        except (DppnasError, ValueError) as err:
+            rows.append((path, "lut", f"unreadable: {str(err).splitlines()[0]}"))
+    if not paths:
+        rows.append(
+            (
+                "(table file)",
+                "lut",
+                "measured on the target per layer: `dppnas profile --space S --out T.json`, "
+                "then {kind: lut, path: T.json}",
+            )
+        )
+    for name in spec_names():
+        rows.append((name, "roofline", RooflineDevice(name, RooflineOptions(spec=name)).source()))
+    return rows

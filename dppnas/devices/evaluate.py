@@ -1,0 +1,186 @@
+"""``dppnas latency-eval``: how well a latency table predicts networks it has never seen.
+
+Samples random architectures of a space (seeded) that are not among the table's calibration
+networks, measures each on this machine with the ``measured`` method in interleaved rounds
+(the reference: median over rounds; its run-to-run spread is reported), predicts each with the
+table, and scores the predictions like nn-Meter (share within +-10 % of measured) plus MAPE and
+rank correlations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dppnas.devices.lut import LookupTable, LutDevice
+from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
+from dppnas.devices.profile import NETWORK_TIMING, build_deployed, sample_architectures
+from dppnas.devices.timing import TimingOptions, fixed_threads, interleaved_medians
+from dppnas.devices.timing import relative_spread as spread_of
+from dppnas.errors import DppnasError
+from dppnas.spaces import SearchSpace
+
+
+def prediction_scores(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, Any]:
+    """nn-Meter style accuracy of ``predicted`` against ``measured`` latencies (ms).
+
+    ``within_10pct`` / ``within_5pct``: fraction of networks with ``|pred - meas| / meas`` at
+    most 0.10 / 0.05; ``mape``: mean absolute percentage error (%); ``spearman``,
+    ``kendall``: rank correlations (``None`` when undefined, e.g. fewer than 2 networks).
+    """
+    from scipy import stats
+
+    y = np.asarray(measured, dtype=float)
+    p = np.asarray(predicted, dtype=float)
+    rel = np.abs(p - y) / y
+    scores: dict[str, Any] = {
+        "within_10pct": float(np.mean(rel <= 0.10)),
+        "within_5pct": float(np.mean(rel <= 0.05)),
+        "mape": float(np.mean(rel) * 100),
+        "spearman": None,
+        "kendall": None,
+    }
+    if len(y) >= 2 and np.ptp(y) > 0 and np.ptp(p) > 0:
+        scores["spearman"] = float(stats.spearmanr(y, p).statistic)
+        scores["kendall"] = float(stats.kendalltau(y, p).statistic)
+    return scores
+
+
+def evaluate_table(
+    table_path: str | Path,
+    space: SearchSpace,
+    *,
+    n: int = 200,
+    seed: int = 0,
+    rounds: int = 5,
+    timing: TimingOptions = NETWORK_TIMING,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Measure ``n`` held-out random architectures of ``space`` and score the table on them."""
+    if n < 1 or rounds < 1:
+        raise DppnasError("latency-eval: --n and --rounds must be at least 1")
+    table = LookupTable.load(table_path)
+    shape = table.input_shape
+    device = LutDevice.from_table(table, "lut", str(table_path))
+    held_out = table.calibration_keys(space.config())
+    archs = sample_architectures(space, n, seed=seed, exclude=held_out)
+    if not archs:
+        raise DppnasError(
+            f"latency-eval: every architecture of space {space.name!r} was used to calibrate "
+            f"the table; nothing is left to evaluate on (use a larger space)"
+        )
+    if len(archs) < n:
+        log(f"latency-eval: the space has only {len(archs)} architectures left; using them all")
+    log(f"latency-eval: building {len(archs)} networks of {space.name!r}")
+    models = [build_deployed(space, arch, shape, table.num_classes) for arch in archs]
+
+    # predictions, and what one query costs (first: traces the model; then: cached)
+    first, cached, predicted = [], [], []
+    with fixed_threads(table.threads):
+        for model in models:
+            t0 = time.perf_counter()
+            predicted.append(device.latency_ms(model, shape))
+            t1 = time.perf_counter()
+            device.latency_ms(model, shape)
+            t2 = time.perf_counter()
+            first.append((t1 - t0) * 1e3)
+            cached.append((t2 - t1) * 1e3)
+
+    # the reference: measured on this machine as the table was
+    statistic = table.machine.get("statistic", "median")
+    timing = dataclasses.replace(timing, statistic=statistic)
+    reference = MeasuredDevice(
+        "reference",
+        MeasuredOptions(
+            device=table.machine.get("device", "cpu"),
+            threads=table.threads,
+            batch_size=table.batch_size,
+            statistic=statistic,
+        ),
+    )
+    load_before = _load_average()
+    started = time.perf_counter()
+    with reference.session():
+        runners = [reference.runner(m, shape) for m in models]
+        medians = interleaved_medians(
+            runners,
+            rounds,
+            timing,
+            cuda=reference.cuda,
+            seed=seed,
+            progress=lambda r, k: log(f"latency-eval: round {r}/{k} done"),
+        )
+    measured = [statistics.median(m) for m in medians]
+    spreads = [spread_of(m) for m in medians]
+
+    from dppnas.bench.enumerate import arch_key
+
+    scores = prediction_scores(measured, predicted)
+    result: dict[str, Any] = {
+        "n": len(archs),
+        **scores,
+        "reference_spread": float(statistics.median(spreads)),
+        "reference_spread_p90": float(np.percentile(spreads, 90)),
+        "units": {
+            "mape": "percent",
+            "within_10pct": "fraction",
+            "within_5pct": "fraction",
+            "reference_spread": "median over networks of (max - min) / median of the rounds",
+            "latency": "ms",
+        },
+        "requested_n": n,
+        "seed": seed,
+        "rounds": rounds,
+        "space": space.config(),
+        "table": {
+            "path": str(table_path),
+            "machine": table.machine,
+            "layers": len(table.layers),
+            "calibration": table.calibration.model_dump(mode="json"),
+            "excluded_calibration_networks": len(held_out),
+        },
+        "query_ms": {
+            "first_median": float(statistics.median(first)),
+            "first_max": float(max(first)),
+            "cached_median": float(statistics.median(cached)),
+        },
+        "measure_seconds": round(time.perf_counter() - started, 1),
+        "load_average": {"before": load_before, "after": _load_average()},
+        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "networks": [
+            {
+                "arch": arch_key(arch),
+                "measured_ms": m,
+                "predicted_ms": p,
+                "spread": s,
+                "rounds_ms": r,
+            }
+            for arch, m, p, s, r in zip(archs, measured, predicted, spreads, medians, strict=True)
+        ],
+    }
+    return result
+
+
+def write_json(result: dict[str, Any], path: str | Path) -> None:
+    """Write ``result`` atomically (temporary file + ``os.replace``)."""
+    from dppnas.atomic import atomic_writer
+
+    with atomic_writer(path) as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None

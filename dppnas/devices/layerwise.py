@@ -1,0 +1,55 @@
+"""Devices that predict a network's latency as a calibrated sum over its layers (lut, roofline).
+
+``latency_ms = calibration.apply(parts)`` where ``parts[family]`` sums the uncalibrated times
+(ms) of the network's layer signatures (:mod:`dppnas.devices.signatures`) per op family. The
+signatures of a model object are cached, so repeated queries cost microseconds.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from torch import nn
+
+from dppnas.devices.base import DeviceModel
+from dppnas.devices.calibration import Calibration
+from dppnas.devices.signatures import LayerSignature, layer_signatures
+
+
+class LayerwiseDevice(DeviceModel):
+    """A device whose latency is the calibrated sum of per-layer times."""
+
+    @property
+    @abstractmethod
+    def calibration(self) -> Calibration:
+        """The calibration applied to the per-family sums."""
+
+    @abstractmethod
+    def layer_ms(self, signature: LayerSignature) -> float:
+        """Uncalibrated time of one layer, in ms."""
+
+    def parts(self, signatures: Iterable[LayerSignature]) -> dict[str, float]:
+        """Uncalibrated time per op family (ms) of a network's layers."""
+        parts: dict[str, float] = {}
+        for signature in signatures:
+            family = signature.family
+            parts[family] = parts.get(family, 0.0) + self.layer_ms(signature)
+        return parts
+
+    def model_parts(self, model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, float]:
+        """:meth:`parts` of ``model``'s layers at ``input_shape``."""
+        return self.parts(layer_signatures(model, input_shape))
+
+    def predict_ms(self, signatures: Iterable[LayerSignature]) -> float:
+        """Calibrated latency (ms) of a network given its layer signatures."""
+        return max(0.0, self.calibration.apply(self.parts(signatures)))
+
+    def latency_ms(self, model: nn.Module, input_shape: tuple[int, int, int]) -> float:
+        return self.predict_ms(layer_signatures(model, input_shape))
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["calibration"] = self.calibration.model_dump(mode="json")
+        return info

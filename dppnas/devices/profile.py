@@ -1,0 +1,238 @@
+"""``dppnas profile``: build a latency lookup table of this machine for a search space.
+
+1. Find every distinct layer signature the space can produce at the input size: trace the
+   deployed networks of a signature cover (:mod:`dppnas.devices.coverage`).
+2. Time each layer alone, on random inputs, with the ``measured`` method (fixed threads,
+   warm-up, median until stable), and a set of random whole networks the same way, all in the
+   same interleaved rounds; keep the median of the round medians and the rounds' spread.
+3. Fit the calibration (intercept + scales) of the layer sums to the whole networks; their
+   architectures are recorded so that ``dppnas latency-eval`` can leave them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from dppnas.devices.calibration import fit_calibration
+from dppnas.devices.coverage import covering_architectures
+from dppnas.devices.lut import (
+    CalibrationNetwork,
+    LayerTiming,
+    LookupTable,
+    LutDevice,
+    now_iso,
+    space_hash,
+)
+from dppnas.devices.measured import MeasuredDevice, MeasuredOptions, cpu_model, gpu_model
+from dppnas.devices.signatures import layer_signatures
+from dppnas.devices.timing import TimingOptions, interleaved_medians, relative_spread
+from dppnas.devices.tracing import TracedLayer, trace_layers
+from dppnas.errors import DppnasError
+from dppnas.nn import deploy
+from dppnas.spaces import SearchSpace
+
+#: timing of one layer per round (single layers are short: a lower cap than whole networks)
+LAYER_TIMING = TimingOptions(warmup=3, min_repeats=10, max_repeats=100, time_cap_s=0.2)
+#: timing of one whole network per round (the ``measured`` device's defaults)
+NETWORK_TIMING = TimingOptions()
+
+Log = Callable[[str], None]
+
+
+def sample_architectures(
+    space: SearchSpace, n: int, seed: int, exclude: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """Up to ``n`` distinct random canonical architectures of ``space``, none in ``exclude``.
+
+    Returns fewer when the space has fewer such architectures.
+    """
+    from dppnas.bench.enumerate import arch_key
+
+    rng = random.Random(seed)
+    decisions = space.decisions
+    seen = set(exclude)
+    found: list[dict[str, Any]] = []
+    attempts = 0
+    while len(found) < n and attempts < 50 * n + 1000:
+        attempts += 1
+        raw = {d.name: rng.choice(d.choices) for d in decisions}
+        arch = space.encode(space.decode(raw))
+        key = arch_key(arch)
+        if key not in seen:
+            seen.add(key)
+            found.append(arch)
+    return found
+
+
+def build_deployed(
+    space: SearchSpace, arch: dict[str, Any], input_shape: tuple[int, int, int], num_classes: int
+) -> torch.nn.Module:
+    """The inference form of ``arch`` (weights seeded: only shapes matter for latency)."""
+    torch.manual_seed(0)
+    return deploy(space.build(arch, input_shape, num_classes))
+
+
+def machine_info(device_name: str, options: MeasuredOptions) -> dict[str, Any]:
+    """What a table records about where it was measured."""
+    return {
+        "device_name": device_name,
+        "device": options.device,
+        "backend": options.backend,
+        "cpu_model": cpu_model(),
+        "gpu_model": gpu_model() if options.device == "cuda" else None,
+        "threads": options.threads,
+        "batch_size": options.batch_size,
+        "statistic": options.statistic,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _timing_json(options: TimingOptions) -> dict[str, Any]:
+    return {k: getattr(options, k) for k in TimingOptions.__dataclass_fields__}
+
+
+def profile_space(
+    space: SearchSpace,
+    *,
+    input_shape: tuple[int, int, int],
+    num_classes: int = 10,
+    device_name: str = "local-cpu",
+    measure: MeasuredOptions | None = None,
+    rounds: int = 3,
+    calibration_networks: int = 30,
+    seed: int = 0,
+    layer_timing: TimingOptions = LAYER_TIMING,
+    network_timing: TimingOptions = NETWORK_TIMING,
+    table: LookupTable | None = None,
+    log: Log = print,
+) -> LookupTable:
+    """Profile ``space`` on this machine into a new table, or extend ``table`` (see module doc)."""
+    measure = measure or MeasuredOptions()
+    if measure.backend != "eager":
+        raise DppnasError("profile: only the eager backend can time single layers")
+    if rounds < 1 or calibration_networks < 5:
+        raise DppnasError("profile: needs --rounds >= 1 and --calibration-networks >= 5")
+    # one summary statistic for layers, networks and (later) latency-eval's reference
+    layer_timing = dataclasses.replace(layer_timing, statistic=measure.statistic)
+    network_timing = dataclasses.replace(network_timing, statistic=measure.statistic)
+    c, h, w = (int(s) for s in input_shape)
+    shape = (c, h, w)
+    info = machine_info(device_name, measure)
+    if table is None:
+        table = LookupTable(machine=info, input_shape=shape, num_classes=num_classes)
+        table.timing = {
+            "layer": _timing_json(layer_timing),
+            "network": _timing_json(network_timing),
+            "rounds": rounds,
+        }
+    else:
+        _check_extendable(table, shape, info)
+    config = space.config()
+    space_key = space_hash(config)
+    reference = MeasuredDevice(device_name, measure)
+    started = time.perf_counter()
+
+    # 1. the layers of the space
+    cover = covering_architectures(space)
+    new: dict[str, TracedLayer] = {}
+    for arch in cover:
+        torch.manual_seed(0)
+        # the training form: learned group convs are traced (and timed) as deployed
+        model = space.build(arch, shape, num_classes)
+        for layer in trace_layers(model, shape, keep_calls=True):
+            key = layer.signature.key
+            if key not in table.layers and key not in new:
+                new[key] = layer
+    log(
+        f"profile: {len(cover)} covering architectures of {space.name!r}: "
+        f"{len(new)} layer signatures to time ({len(table.layers)} already in the table)"
+    )
+
+    # 2. whole networks for the calibration
+    archs = sample_architectures(space, calibration_networks, seed=seed)
+    if len(archs) < 5:
+        raise DppnasError(f"profile: space {space.name!r} has too few architectures to calibrate")
+    models = [build_deployed(space, arch, shape, num_classes) for arch in archs]
+
+    # 3. time the new layers alone and the networks, interleaved in the same rounds (a change
+    #    of the machine's load during profiling then biases neither against the other)
+    layers = list(new.values())
+    with reference.session():
+        calls = [layer.make_call(measure.batch_size, measure.device) for layer in layers]
+        calls += [reference.runner(m, shape) for m in models]
+        medians = interleaved_medians(
+            calls,
+            rounds,
+            [layer_timing] * len(layers) + [network_timing] * len(models),
+            cuda=reference.cuda,
+            seed=seed,
+            progress=lambda r, n: log(f"profile: round {r}/{n} of layers and networks done"),
+        )
+    del calls
+    for layer, per_round in zip(layers, medians, strict=False):
+        table.layers[layer.signature.key] = LayerTiming(
+            layer.signature, statistics.median(per_round), relative_spread(per_round)
+        )
+    uncalibrated = LutDevice.from_table(table, device_name)
+    table.networks = [n for n in table.networks if n.space != space_key]
+    for arch, model, per_round in zip(archs, models, medians[len(layers) :], strict=True):
+        parts = uncalibrated.parts(layer_signatures(model, shape))
+        median = statistics.median(per_round)
+        table.networks.append(
+            CalibrationNetwork(space_key, arch, median, relative_spread(per_round), parts)
+        )
+    table.calibration = fit_calibration(
+        [n.parts for n in table.networks],
+        [n.measured_ms for n in table.networks],
+        min_points=5,
+        source=f"dppnas profile: {len(table.networks)} networks timed on {device_name}",
+    )
+    table.spaces = [s for s in table.spaces if s.get("hash") != space_key] + [
+        {
+            "config": config,
+            "hash": space_key,
+            "covering_architectures": len(cover),
+            "profiled": now_iso(),
+            "command": " ".join(sys.argv[1:]) if sys.argv else "",
+        }
+    ]
+    table.machine.update(date=now_iso())
+    table.updated = now_iso()
+    c = table.calibration
+    log(
+        f"profile: calibration {c.method}: intercept {c.intercept_ms:.4f} ms, scales "
+        f"{', '.join(f'{f} {s:.3f}' for f, s in c.scales.items())}; leave-one-out error "
+        f"{c.loo_mape:.2f} % on {c.points} networks"
+        if c.loo_mape is not None
+        else f"profile: calibration {c.method} on {c.points} networks"
+    )
+    log(f"profile: done in {time.perf_counter() - started:.0f} s, {len(table.layers)} layers")
+    return table
+
+
+def _check_extendable(table: LookupTable, shape: tuple[int, ...], info: dict[str, Any]) -> None:
+    """A table is extended only with timings taken the same way on the same machine."""
+    if tuple(table.input_shape) != shape:
+        raise DppnasError(
+            f"profile --extend: the table was profiled at input "
+            f"{','.join(map(str, table.input_shape))}, not {','.join(map(str, shape))}; "
+            f"write a new table (--out) for this input size"
+        )
+    for key in ("device", "threads", "batch_size", "statistic", "cpu_model", "torch"):
+        if table.machine.get(key) != info.get(key):
+            raise DppnasError(
+                f"profile --extend: the table's {key} is {table.machine.get(key)!r}, this run's "
+                f"is {info.get(key)!r}; extend a table only on the machine and settings it was "
+                f"made with"
+            )

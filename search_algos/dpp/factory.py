@@ -1,0 +1,83 @@
+"""The ``dpp`` searcher of an experiment: options and the factory registered by name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from search_algos.dpp.surrogate import SurrogateOptions
+from search_algos.registry import register_searcher
+
+logger = logging.getLogger(__name__)
+
+
+class DPPNetOptions(BaseModel):
+    """``searcher: {name: dpp, ...}`` options (defaults ours; the paper's were not available)."""
+
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(8, ge=1, description="candidates trained per step after the first")
+    k0: int | None = Field(
+        None, ge=1, description="depth-1 cells trained first (None = all of them)"
+    )
+    max_depth: int | None = Field(None, ge=1, description="last step; default the space's")
+    selection: Literal["pareto", "accuracy"] = Field(
+        "pareto", description="pareto = DPP-Net, accuracy = DPP-Net-PNAS"
+    )
+    cost_method: Literal["layers", "network"] = Field(
+        "layers", description="candidates' latency / energy: per-layer cache or whole nets"
+    )
+    surrogate: SurrogateOptions = SurrogateOptions()
+
+
+@register_searcher(
+    "dpp",
+    DPPNetOptions,
+    "DPP-Net: progressive cell search, LSTM surrogate, Pareto selection on device objectives",
+)
+def dpp(experiment: Any, options: DPPNetOptions, run_dir: Path | None = None) -> Any:
+    """A :class:`~search_algos.dpp.DPPNetSearcher` for ``experiment`` (needs the ``dpp`` space).
+
+    The dataset's input shape and class count come from
+    :func:`~search_algos.dpp.objectives.input_shape_of` (no loading for built-in datasets);
+    TensorBoard logs go to ``run_dir / "dpp"``.
+    """
+    from dppnas.devices import make_devices
+    from dppnas.errors import ConfigError
+    from search_algos.dpp.objectives import input_shape_of
+    from search_algos.dpp.searcher import DPPNetSearcher
+
+    if experiment.space.name != "dpp":
+        raise ConfigError(
+            f"searcher.name: dpp searches the 'dpp' cell space, not {experiment.space.name!r} "
+            f"(set space.name: dpp or choose another searcher)"
+        )
+    input_shape, num_classes = input_shape_of(experiment.dataset)
+    searcher = DPPNetSearcher(
+        metric=[o.metric for o in experiment.objectives],
+        mode=[o.mode for o in experiment.objectives],
+        space=experiment.search_space,
+        k=options.k,
+        k0=options.k0,
+        max_depth=options.max_depth,
+        selection=options.selection,
+        devices=make_devices(experiment.devices),
+        input_shape=input_shape,
+        num_classes=num_classes,
+        cost_method=options.cost_method,
+        surrogate=options.surrogate,
+        seed=experiment.seed,
+        log_dir=None if run_dir is None else Path(run_dir) / "dpp",
+    )
+    planned = searcher.planned_trials()
+    if experiment.num_samples < planned:
+        logger.warning(
+            "num_samples %d is less than the %d trials DPP-Net plans (k0, then k per step up "
+            "to depth %d): the last steps will be cut short",
+            experiment.num_samples,
+            planned,
+            searcher.max_depth,
+        )
+    return searcher

@@ -1,0 +1,14 @@
+"""MONAS (Hsu et al. 2018, arXiv 1806.10332): an LSTM controller trained with REINFORCE on
+mixed, constrained or Pareto rewards, as a Ray Tune ``Searcher``; registered as ``monas``.
+
+* :mod:`.searcher`: :class:`MONASSearcher`, the Tune-facing class;
+* :mod:`.controller`: the LSTM policy (sample, log-probability, entropy);
+* :mod:`.rewards`: the rewards, pure functions;
+* :mod:`._space`: a Tune ``param_space`` or dppnas space as an ordered list of decisions;
+* :mod:`._factory`: the ``searcher: {name: monas, ...}`` options and factory.
+"""
+
+from search_algos.monas._factory import MONASOptions, monas
+from search_algos.monas.searcher import PAPER_LIKE, MONASSearcher
+
+__all__ = ["PAPER_LIKE", "MONASOptions", "MONASSearcher", "monas"]

@@ -1,0 +1,63 @@
+"""``searcher: {name: monas, ...}``: the options an experiment may set, and the factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+from search_algos.registry import register_searcher
+
+
+class MONASOptions(BaseModel):
+    """Options of the ``monas`` searcher; see :class:`MONASSearcher` (defaults are ours)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reward: Literal["mixed", "constrained", "pareto"] = Field(
+        "mixed", description="MONAS's mixed / constrained reward, or ours: pareto"
+    )
+    alpha: float = Field(0.5, ge=0, le=1, description="mixed: accuracy weight")
+    budgets: dict[str, float] = Field(
+        default_factory=dict,
+        description="constrained: budget per metric (default: each cost objective's ref)",
+    )
+    penalty: float = Field(1.0, ge=0, description="constrained: penalty per relative violation")
+    batch_size: PositiveInt = Field(8, description="children per controller update")
+    hidden_size: PositiveInt = Field(64, description="LSTM hidden units")
+    lr: PositiveFloat = Field(0.01, description="Adam learning rate (Zoph & Le: 0.0006)")
+    entropy_weight: float = Field(0.01, ge=0, description="entropy bonus (nats, summed)")
+    baseline_decay: float = Field(0.8, ge=0, lt=1, description="EMA decay of the baseline")
+    normalize_advantage: bool = Field(
+        True, description="divide R - b by its moving root mean square"
+    )
+    temperature: PositiveFloat | None = Field(None, description="logits divided by it")
+    tanh_constant: PositiveFloat | None = Field(None, description="logits -> c * tanh(logits)")
+    learn_from_low_fidelity: bool = Field(
+        True, description="learn from scheduler-stopped trials' last metrics"
+    )
+    error_penalty: float | None = Field(
+        None, description="reward of an errored trial (default: the lowest reward seen)"
+    )
+    max_trials: PositiveInt | None = Field(None, description="FINISHED after this many")
+
+
+@register_searcher("monas", MONASOptions, "MONAS: LSTM controller + REINFORCE (Hsu et al. 2018)")
+def monas(experiment: Any, options: MONASOptions, run_dir: Path | None = None) -> Any:
+    """A :class:`MONASSearcher` over the experiment's space (``arch`` decisions), objectives
+    and reference point, seeded by the experiment; TensorBoard logs in ``RUN/monas``."""
+    from dppnas.errors import ConfigError
+    from search_algos.monas.searcher import MONASSearcher
+
+    try:
+        return MONASSearcher(
+            metric=[o.metric for o in experiment.objectives],
+            mode=[o.mode for o in experiment.objectives],
+            space=experiment.search_space,
+            ref=[o.ref for o in experiment.objectives],
+            seed=experiment.seed,
+            log_dir=None if run_dir is None else Path(run_dir) / "monas",
+            **options.model_dump(),
+        )
+    except ValueError as err:  # e.g. budgets naming a metric that is not an objective
+        raise ConfigError(f"searcher: {err}") from None

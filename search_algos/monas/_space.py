@@ -1,0 +1,173 @@
+"""The controller's view of a search space: an ordered list of categorical decisions.
+
+A decision is a path into the (possibly nested) trial config plus its choices; the controller
+emits one choice index per decision, in order. Decisions come from a plain Ray Tune
+``param_space`` (``tune.choice`` and integer domains; constants pass through untouched, Tune
+merges them) or from a dppnas :class:`~dppnas.spaces.SearchSpace`, whose decisions live under
+``"arch"`` as in :func:`dppnas.tuning.tuner.param_space`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: where a dppnas space's decisions sit in the trial config (DESIGN section 3)
+ARCH_KEY = "arch"
+
+
+@dataclass(frozen=True)
+class ControllerDecision:
+    """One controller step: the config ``path`` it fills and its ``choices``."""
+
+    path: tuple[str, ...]
+    choices: tuple[Any, ...]
+
+    @property
+    def name(self) -> str:
+        """The flattened key as Tune's ``flatten_dict`` writes it (``arch/layer1_filters``)."""
+        return "/".join(self.path)
+
+
+@dataclass(frozen=True)
+class ControllerSpace:
+    """The ordered decisions the controller samples, and their decoding into a config."""
+
+    decisions: tuple[ControllerDecision, ...]
+
+    def __post_init__(self) -> None:
+        if not self.decisions:
+            raise ValueError(
+                "MONAS needs at least one categorical decision (tune.choice / tune.randint) "
+                "in the param_space; it has none"
+            )
+
+    @property
+    def num_choices(self) -> list[int]:
+        return [len(d.choices) for d in self.decisions]
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.decisions]
+
+    def signature(self) -> list[list[Any]]:
+        """``[[name, number of choices], ...]``: what a checkpoint must agree with."""
+        return [[d.name, len(d.choices)] for d in self.decisions]
+
+    def config(self, actions: Sequence[int]) -> dict[str, Any]:
+        """The nested config holding the chosen value of every decision (and nothing else)."""
+        config: dict[str, Any] = {}
+        for decision, action in zip(self.decisions, actions, strict=True):
+            node = config
+            for key in decision.path[:-1]:
+                node = node.setdefault(key, {})
+            node[decision.path[-1]] = copy.deepcopy(decision.choices[int(action)])
+        return config
+
+
+def space_from_param_space(param_space: Mapping[str, Any]) -> ControllerSpace:
+    """Every sampled domain of a Tune ``param_space`` as a decision, in the space's order.
+
+    ``tune.choice(c)`` gives the choices ``c``; ``tune.randint(lo, hi)`` / ``tune.lograndint``
+    give ``range(lo, hi)`` (upper bound exclusive, as Tune samples them); ``tune.qrandint(lo, hi,
+    q)`` gives the multiples of ``q`` in ``[lo, hi]``. Continuous domains, ``sample_from`` and
+    ``grid_search`` raise a ``ValueError`` naming the key.
+    """
+    from ray.tune.search.variant_generator import parse_spec_vars
+
+    _, domain_vars, grid_vars = parse_spec_vars(dict(param_space))
+    for path, _ in grid_vars:
+        raise ValueError(
+            f"param_space key {_key(path)!r} is a grid_search; MONAS needs categorical domains "
+            f"(use tune.choice([...]) instead)"
+        )
+    decisions = []
+    for path, domain in domain_vars:
+        if not all(isinstance(p, str) for p in path):
+            raise ValueError(
+                f"param_space key {_key(path)!r} is a domain inside a list; MONAS supports "
+                f"domains in (nested) dicts only"
+            )
+        decisions.append(ControllerDecision(tuple(path), _choices(_key(path), domain)))
+    return ControllerSpace(tuple(decisions))
+
+
+def space_from_search_space(space: Any) -> ControllerSpace:
+    """The decisions of a dppnas ``SearchSpace`` (or a space name), under ``"arch"``."""
+    from dppnas.spaces import SearchSpace, make_space
+
+    if isinstance(space, str):
+        space = make_space({"name": space})
+    if not isinstance(space, SearchSpace):
+        raise TypeError(f"expected a dppnas SearchSpace or a space name, got {type(space)!r}")
+    return ControllerSpace(
+        tuple(ControllerDecision((ARCH_KEY, d.name), tuple(d.choices)) for d in space.decisions)
+    )
+
+
+def resolve_space(space: Any) -> ControllerSpace | None:
+    """``space`` as a :class:`ControllerSpace`: None, a Tune param_space, or a dppnas space."""
+    if space is None or isinstance(space, ControllerSpace):
+        return space
+    if isinstance(space, Mapping):
+        return space_from_param_space(space)
+    return space_from_search_space(space)
+
+
+def check_param_space(space: ControllerSpace, param_space: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` when ``param_space`` has a domain ``space`` does not resolve.
+
+    Tune leaves any key its searcher does not return unresolved (DESIGN section 7), so a
+    searcher built on one space must not be run on a param_space with other domains.
+    """
+    given = space_from_param_space(param_space) if _has_domains(param_space) else None
+    ours = {d.path: d for d in space.decisions}
+    for decision in given.decisions if given else ():
+        mine = ours.get(decision.path)
+        if mine is None:
+            raise ValueError(
+                f"param_space key {decision.name!r} is not a decision of the searcher's space "
+                f"(decisions: {', '.join(space.names)}); build MONASSearcher without `space` "
+                f"to search the param_space as it is"
+            )
+        if list(mine.choices) != list(decision.choices):
+            raise ValueError(
+                f"param_space key {decision.name!r} has choices {list(decision.choices)}, the "
+                f"searcher's space {list(mine.choices)}; build both from the same space"
+            )
+
+
+def _has_domains(param_space: Mapping[str, Any]) -> bool:
+    from ray.tune.search.variant_generator import parse_spec_vars
+
+    _, domain_vars, grid_vars = parse_spec_vars(dict(param_space))
+    return bool(domain_vars or grid_vars)
+
+
+def _choices(key: str, domain: Any) -> tuple[Any, ...]:
+    from ray.tune.search.sample import Categorical, Float, Integer, Quantized
+
+    sampler = domain.get_sampler()
+    if isinstance(domain, Categorical):
+        choices = tuple(domain.categories)
+    elif isinstance(domain, Integer) and isinstance(sampler, Quantized):
+        q = int(sampler.q)
+        upper = domain.upper + 1 if q > 1 else domain.upper  # qrandint: inclusive for q > 1
+        choices = tuple(v for v in range(domain.lower, upper) if v % q == 0)
+    elif isinstance(domain, Integer):
+        choices = tuple(range(domain.lower, domain.upper))
+    else:
+        kind = "a continuous domain" if isinstance(domain, Float) else type(domain).__name__
+        raise ValueError(
+            f"param_space key {key!r} is {kind} ({domain.domain_str}); MONAS needs categorical "
+            f"domains: tune.choice([...]) or tune.randint(lower, upper)"
+        )
+    if not choices:
+        raise ValueError(f"param_space key {key!r} has no choices ({domain.domain_str})")
+    return choices
+
+
+def _key(path: Sequence[Any]) -> str:
+    return "/".join(str(p) for p in path)

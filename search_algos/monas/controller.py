@@ -1,0 +1,135 @@
+"""The MONAS controller ("robot network"): an LSTM policy over a sequence of categorical choices.
+
+After Zoph & Le (2017) and Hsu et al. (2018, MONAS): at step ``t`` the LSTM reads an input,
+its hidden state goes through decision ``t``'s own softmax head, and the sampled choice's
+embedding (decision ``t``'s own embedding table) is the next step's input. The first input is
+zero. Optionally the logits are divided by a ``temperature`` and squashed by
+``tanh_constant * tanh(logits)`` (logit clipping after ENAS, Pham et al. 2018) to keep the
+policy from collapsing early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+#: weights start uniform in [-0.08, 0.08] (Zoph & Le, 2017)
+INIT_RANGE = 0.08
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch ops on one thread: the controller's tensors are tiny, and on a busy machine
+    (trials training on every core) a multi-threaded update is ~30x slower (measured)."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class Controller(nn.Module):
+    """LSTM policy emitting one choice index per decision.
+
+    Args:
+        num_choices: number of choices of each decision, in order.
+        hidden_size: LSTM hidden units (and embedding width).
+        temperature: logits are divided by it (None: 1).
+        tanh_constant: logits become ``tanh_constant * tanh(logits)`` (None: no clipping).
+        generator: torch generator that draws the initial weights (reproducible init).
+    """
+
+    def __init__(
+        self,
+        num_choices: Sequence[int],
+        hidden_size: int = 64,
+        temperature: float | None = None,
+        tanh_constant: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if not num_choices or min(num_choices) < 1:
+            raise ValueError(f"every decision needs at least one choice, got {list(num_choices)}")
+        self.num_choices = [int(n) for n in num_choices]
+        self.hidden_size = hidden_size
+        self.temperature = temperature
+        self.tanh_constant = tanh_constant
+        self.lstm = nn.LSTMCell(hidden_size, hidden_size)
+        self.embeddings = nn.ModuleList(nn.Embedding(n, hidden_size) for n in self.num_choices)
+        self.heads = nn.ModuleList(nn.Linear(hidden_size, n) for n in self.num_choices)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.uniform_(-INIT_RANGE, INIT_RANGE, generator=generator)
+
+    @property
+    def num_decisions(self) -> int:
+        return len(self.num_choices)
+
+    def _logits(self, t: int, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.heads[t](hidden)
+        if self.temperature is not None:
+            logits = logits / self.temperature
+        if self.tanh_constant is not None:
+            logits = self.tanh_constant * torch.tanh(logits)
+        return logits
+
+    def _steps(self, actions: torch.Tensor | None, batch: int, generator: torch.Generator | None):
+        """Run the LSTM over all decisions; yield (t, logits, action taken at t).
+
+        ``actions`` (batch, T) teacher-forces the choices; otherwise each is sampled from the
+        policy with ``generator``.
+        """
+        x = torch.zeros(batch, self.hidden_size)
+        state = None
+        for t in range(self.num_decisions):
+            state = self.lstm(x, state)
+            logits = self._logits(t, state[0])
+            if actions is None:
+                probs = torch.softmax(logits, dim=-1)
+                action = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            else:
+                action = actions[:, t]
+            yield t, logits, action
+            x = self.embeddings[t](action)
+
+    @torch.no_grad()
+    def sample(self, generator: torch.Generator) -> list[int]:
+        """One architecture: a choice index per decision, drawn from the policy."""
+        return [int(a) for _, _, a in self._steps(None, 1, generator)]
+
+    def log_prob_and_entropy(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per architecture of ``actions`` (batch, T): ``sum_t log pi(a_t | a_<t)`` and the sum
+        over steps of the policy's entropy at that prefix (nats). Differentiable."""
+        actions = torch.as_tensor(actions, dtype=torch.long)
+        log_prob = torch.zeros(actions.shape[0])
+        entropy = torch.zeros(actions.shape[0])
+        for _, logits, action in self._steps(actions, actions.shape[0], None):
+            log_p = torch.log_softmax(logits, dim=-1)
+            log_prob = log_prob + log_p.gather(1, action[:, None]).squeeze(1)
+            entropy = entropy - (log_p.exp() * log_p).sum(dim=-1)
+        return log_prob, entropy
+
+    @torch.no_grad()
+    def step_probabilities(self, actions: Sequence[int] | None = None) -> list[torch.Tensor]:
+        """The policy's distribution over each decision's choices, given the earlier choices.
+
+        With ``actions`` the prefix is those choices; without, it is the most likely choice at
+        every step (the greedy architecture).
+        """
+        probs: list[torch.Tensor] = []
+        x = torch.zeros(1, self.hidden_size)
+        state = None
+        for t in range(self.num_decisions):
+            state = self.lstm(x, state)
+            p = torch.softmax(self._logits(t, state[0]), dim=-1)[0]
+            probs.append(p)
+            action = int(p.argmax()) if actions is None else int(actions[t])
+            x = self.embeddings[t](torch.tensor([action]))
+        return probs

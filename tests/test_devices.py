@@ -1,0 +1,411 @@
+"""Device models: lookup table, signatures, roofline, calibration, energy, device errors.
+
+No Ray; timings use tiny networks and short caps (the figures are not judged here: see
+``dppnas latency-eval`` and docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from dppnas.cli import main
+from dppnas.devices import (
+    DEVICE_KINDS,
+    EnergyUnavailableError,
+    LookupTable,
+    LutDevice,
+    MeasuredDevice,
+    UnknownLayerError,
+    make_device,
+    spec_names,
+    validate_device_options,
+)
+from dppnas.devices import energy as energy_mod
+from dppnas.devices.calibration import ANY_FAMILY, fit_calibration
+from dppnas.devices.coverage import covering_architectures
+from dppnas.devices.energy import RaplMeter, energy_per_call_mj, rapl_meter
+from dppnas.devices.evaluate import evaluate_table, prediction_scores
+from dppnas.devices.measured import MeasuredOptions
+from dppnas.devices.profile import build_deployed, profile_space, sample_architectures
+from dppnas.devices.roofline import RooflineDevice, RooflineOptions, layer_flops, load_spec
+from dppnas.devices.signatures import LayerSignature, layer_signatures
+from dppnas.devices.static_signatures import NoRule, static_signatures
+from dppnas.devices.timing import TimingOptions
+from dppnas.devices.tracing import trace_layers
+from dppnas.errors import ConfigError, DppnasError
+from dppnas.nn import NORMS, OPS
+from dppnas.spaces import make_space
+
+SHAPE = (1, 8, 8)
+FAST = TimingOptions(warmup=1, min_repeats=3, max_repeats=5, time_cap_s=0.01)
+TINY_DPP = {
+    "name": "dpp",
+    "max_depth": 1,
+    "norms": ["bn_relu", "identity"],
+    "convs": ["conv1x1", "lgconv1x1", "dwconv3x3"],
+    "cells_per_stage": [1],
+    "growth": [8],
+}
+#: small options of every space, with every op / norm of the dpp space
+SMALL_SPACES = {
+    "dpp": {"name": "dpp", "max_depth": 3, "cells_per_stage": [1, 1], "growth": [8, 16]},
+    "monas": {"name": "monas", "num_layers": 3, "filters": [8, 12], "filter_heights": [1, 3]},
+    "monas-condensenet": {
+        "name": "monas-condensenet",
+        "stages": 2,
+        "depths": [1, 2],
+        "growths": [4, 8],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory):
+    """A table of the tiny dpp space, profiled here with very short timings, saved as JSON."""
+    space = make_space(TINY_DPP)
+    table = profile_space(
+        space,
+        input_shape=SHAPE,
+        device_name="test-cpu",
+        rounds=1,
+        calibration_networks=5,
+        layer_timing=FAST,
+        network_timing=FAST,
+        log=lambda m: None,
+    )
+    path = tmp_path_factory.mktemp("lut") / "tiny.lut.json"
+    table.save(path)
+    return space, table, path
+
+
+# --- lookup table ---------------------------------------------------------------------------
+
+
+def test_table_round_trip_json_only(tiny_table):
+    space, table, path = tiny_table
+    text = path.read_text()
+    data = json.loads(text)  # plain JSON: no pickle anywhere
+    assert data["format"] == "dppnas-latency-table" and data["version"] == 1
+    for key in ("device_name", "cpu_model", "torch", "threads", "batch_size", "date"):
+        assert key in data["machine"]
+    assert data["spaces"][0]["hash"] and data["spaces"][0]["config"]["name"] == "dpp"
+    assert len(data["calibration_networks"]) == 5
+
+    loaded = LookupTable.load(path)
+    assert loaded.layers.keys() == table.layers.keys()
+    before = LutDevice.from_table(table)
+    after = make_device("tiny", {"kind": "lut", "path": str(path)})
+    for arch in sample_architectures(space, 6, seed=1):
+        model = build_deployed(space, arch, SHAPE, 10)
+        expected = before.latency_ms(model, SHAPE)
+        assert expected > 0
+        assert after.latency_ms(model, SHAPE) == pytest.approx(expected, rel=1e-12)
+    assert "lookup table" in after.describe()["source"]
+
+
+def test_unknown_layer_names_it_and_the_command(tiny_table):
+    _, _, path = tiny_table
+    device = make_device("tiny", {"kind": "lut", "path": str(path)})
+    model = nn.Sequential(nn.Conv2d(1, 5, 3, padding=1), nn.Flatten(), nn.Linear(320, 10))
+    with pytest.raises(UnknownLayerError) as err:
+        device.latency_ms(model, SHAPE)
+    message = str(err.value)
+    assert "conv2d(1x8x8->5x8x8" in message and "dppnas profile" in message
+    assert "--extend" in message and "\n" not in message
+
+    (unknown, *_) = layer_signatures(model, SHAPE)[1:]
+    assert unknown.op == "conv2d"
+    fallback = make_device("tiny", {"kind": "lut", "path": str(path), "fallback": "none"})
+    with pytest.warns(UserWarning, match="not in"):
+        assert fallback.layer_ms(unknown) == 0.0
+    scaled = make_device("tiny", {"kind": "lut", "path": str(path), "fallback": "roofline-xeon-e5"})
+    with pytest.warns(UserWarning, match="roofline-xeon-e5 estimate"):
+        assert scaled.layer_ms(unknown) > 0
+
+
+def test_latency_eval_leaves_out_calibration_networks(tiny_table):
+    space, table, path = tiny_table
+    result = evaluate_table(path, space, n=50, seed=3, rounds=1, timing=FAST, log=lambda m: None)
+    assert result["n"] == space.size() - 5  # every architecture but the 5 calibration networks
+    calibration_keys = table.calibration_keys(space.config())
+    assert not calibration_keys & {n["arch"] for n in result["networks"]}
+    for key in ("within_10pct", "within_5pct", "mape", "spearman", "kendall", "reference_spread"):
+        assert key in result
+    assert 0 <= result["within_10pct"] <= 1 and result["reference_spread"] >= 0
+
+
+def test_prediction_scores():
+    scores = prediction_scores([1.0, 2.0, 4.0, 8.0], [1.04, 2.3, 4.1, 8.0])
+    assert scores["within_10pct"] == 0.75 and scores["within_5pct"] == 0.75
+    assert scores["mape"] == pytest.approx((4 + 15 + 2.5 + 0) / 4)
+    assert scores["spearman"] == pytest.approx(1.0) and scores["kendall"] == pytest.approx(1.0)
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SPACES))
+def test_cover_has_every_signature_of_the_space(name):
+    space = make_space(SMALL_SPACES[name])
+    covered = set()
+    for arch in covering_architectures(space):
+        covered |= {s.key for s in layer_signatures(build_deployed(space, arch, SHAPE, 10), SHAPE)}
+    for arch in sample_architectures(space, 40, seed=0):
+        model = build_deployed(space, arch, SHAPE, 10)
+        missing = {s.key for s in layer_signatures(model, SHAPE)} - covered
+        assert not missing, f"{space.describe(arch)}: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SPACES))
+def test_static_signatures_agree_with_a_traced_forward(name):
+    space = make_space(SMALL_SPACES[name])
+    for arch in sample_architectures(space, 10, seed=1):
+        for model in (space.build(arch, SHAPE, 10), build_deployed(space, arch, SHAPE, 10)):
+            static = Counter(s.key for s in static_signatures(model, SHAPE))
+            assert static == Counter(t.signature.key for t in trace_layers(model, SHAPE))
+    with pytest.raises(NoRule):  # another module class: traced instead
+        static_signatures(nn.Sequential(nn.Conv2d(1, 2, 3), nn.GELU()), SHAPE)
+
+
+#: the layer each dpp op / norm must show up as (op name, family)
+OP_LAYERS = {
+    "conv1x1": ("conv2d", "conv"),
+    "conv3x3": ("conv2d", "conv"),
+    "gconv1x1": ("conv2d", "grouped_conv"),
+    "gconv3x3": ("conv2d", "grouped_conv"),
+    "lgconv1x1": ("condensed_conv", "grouped_conv"),
+    "dwconv3x3": ("conv2d", "grouped_conv"),
+}
+NORM_LAYERS = {"bn_relu": "relu", "bn": "batch_norm", "identity": "identity"}
+
+
+@pytest.mark.parametrize("op", OPS.names())
+@pytest.mark.parametrize("norm", NORMS.names())
+def test_every_op_and_norm_gives_profiled_signatures(op, norm):
+    """Each (norm, conv) of the dpp space yields layers the profiler enumerates and can time."""
+    space = make_space({**TINY_DPP, "norms": [norm], "convs": [op]})
+    (arch,) = covering_architectures(space)
+    traced = trace_layers(build_deployed(space, arch, SHAPE, 10), SHAPE, keep_calls=True)
+    cell = traced[traced.index(next(t for t in traced if t.signature.op == "cat")) - 3 :]
+    found = {(t.signature.op, t.signature.family) for t in cell}
+    assert OP_LAYERS[op] in found, found
+    assert NORM_LAYERS[norm] in {t.signature.op for t in traced}
+    # the training form (learned group conv) is costed as its deployed form
+    undeployed = layer_signatures(space.build(arch, SHAPE, 10), SHAPE)
+    assert {s.key for s in undeployed} == {t.signature.key for t in traced}
+    for layer in traced:  # each can be timed alone
+        layer.make_call(batch_size=1)()
+
+
+# --- roofline ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", spec_names())
+def test_roofline_monotonic_in_flops_for_fixed_shapes(spec):
+    """Same input and output shapes, more FLOPs (kernel, fewer groups): never faster."""
+    device = RooflineDevice(spec, RooflineOptions(spec=spec))
+    for c_out in (16, 64):
+        layers = []
+        for kernel in (1, 3, 5, 7):
+            for groups in (16, 4, 2, 1):
+                conv = nn.Conv2d(16, c_out, kernel, padding=kernel // 2, groups=groups)
+                (signature,) = layer_signatures(conv, (16, 32, 32))
+                layers.append((layer_flops(signature), device.layer_ms(signature)))
+        layers.sort()
+        times = [t for _, t in layers]
+        assert all(a <= b for a, b in zip(times, times[1:], strict=False)), layers
+        assert times[-1] > times[0]
+    model = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU())
+    assert device.describe()["estimate"] is True
+    assert device.energy_mj(model, (16, 32, 32)) == pytest.approx(
+        load_spec(spec).power_w * device.latency_ms(model, (16, 32, 32))
+    )
+
+
+def test_every_spec_cites_its_sources():
+    for name in spec_names():
+        spec = load_spec(name)
+        assert {"peak_flops", "memory_bandwidth", "power_w"} <= spec.sources.keys(), name
+
+
+# --- calibration ------------------------------------------------------------------------------
+
+
+def test_calibration_recovers_scale_and_intercept():
+    rng = random.Random(0)
+    parts = [{"conv": rng.uniform(0.1, 2), "norm": rng.uniform(0.01, 0.3)} for _ in range(12)]
+    measured = [0.25 + 1.7 * (p["conv"] + p["norm"]) for p in parts]
+    calibration = fit_calibration(parts, measured)
+    assert calibration.intercept_ms == pytest.approx(0.25, abs=1e-6)
+    assert calibration.scale("conv") == pytest.approx(1.7, rel=1e-6)
+    assert calibration.scale("norm") == pytest.approx(1.7, rel=1e-6)
+    assert calibration.method == "scale+intercept"
+
+
+def test_calibration_per_family_when_the_data_allow():
+    rng = random.Random(1)
+    parts = [{"conv": rng.uniform(0.1, 2), "norm": rng.uniform(0.05, 1)} for _ in range(30)]
+    measured = [0.1 + 1.5 * p["conv"] + 3.0 * p["norm"] for p in parts]
+    calibration = fit_calibration(parts, measured)
+    assert calibration.method == "per-family"
+    assert calibration.intercept_ms == pytest.approx(0.1, abs=1e-3)
+    assert calibration.scales["conv"] == pytest.approx(1.5, rel=1e-3)
+    assert calibration.scales["norm"] == pytest.approx(3.0, rel=1e-3)
+    assert calibration.apply({"conv": 1.0, "norm": 1.0}) == pytest.approx(4.6, rel=1e-3)
+    assert ANY_FAMILY in calibration.scales
+
+
+def test_calibration_needs_ten_measurements():
+    with pytest.raises(DppnasError, match="at least 10"):
+        fit_calibration([{"conv": 1.0}] * 9, [1.0] * 9)
+
+
+def test_calibrate_cli_stores_the_fit_in_the_device_file(tmp_path, capsys):
+    space_options = {"max_depth": 2, "cells_per_stage": [1], "growth": [8]}
+    space = make_space({"name": "dpp", **space_options})
+    truth = RooflineDevice("truth", RooflineOptions(spec="cortex-a53"))
+    path = tmp_path / "measured.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["arch", "latency_ms"])
+        for arch in sample_architectures(space, 12, seed=0):
+            ms = 0.4 + 2.0 * truth.latency_ms(build_deployed(space, arch, SHAPE, 10), SHAPE)
+            writer.writerow([json.dumps(arch), ms])
+    out = tmp_path / "my-a53.yaml"
+    options = [f"-o{k}={json.dumps(v)}" for k, v in space_options.items()]
+    argv = ["calibrate", "--device", "cortex-a53", "--measurements", str(path)]
+    argv += ["--space", "dpp", *options, "--input-shape", "1,8,8", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    stored = yaml.safe_load(out.read_text())["calibration"]
+    assert stored["intercept_ms"] == pytest.approx(0.4, abs=1e-3)
+    calibrated = make_device("a53", {"kind": "roofline", "spec": str(out)})
+    model = build_deployed(space, sample_architectures(space, 1, seed=5)[0], SHAPE, 10)
+    expected = 0.4 + 2.0 * truth.latency_ms(model, SHAPE)
+    assert calibrated.latency_ms(model, SHAPE) == pytest.approx(expected, rel=1e-3)
+    # a shipped spec is never overwritten
+    argv_in_place = argv[: argv.index("--out")]
+    assert main(argv_in_place) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+# --- device names and options -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kind": "quantum"}, "devices.x.kind: unknown device kind 'quantum'; available: lut"),
+        ({"kind": "roofline", "spec": "pdp-11"}, "devices.x.spec: unknown roofline spec 'pdp-11'"),
+        ({"kind": "lut", "path": "missing.json"}, "devices.x.path: missing.json: latency table"),
+        ({"kind": "roofline", "spec": "jetson-tx1", "watts": 3}, "devices.x.watts: unknown key"),
+    ],
+)
+def test_unknown_device_is_a_clear_error(options, message):
+    with pytest.raises(ConfigError) as err:
+        validate_device_options("x", options)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_device_errors_are_one_line(capsys):
+    argv = ["calibrate", "--device", "nope", "--measurements", "nope.csv", "--space", "dpp"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dppnas: error:") and "\n" not in err
+
+
+def test_devices_command_lists_kinds_and_sources(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    for name in ("local-cpu", "titan-x-pascal", "jetson-tx1", "cortex-a53", "raspberry-pi-4"):
+        assert name in out
+    assert "ESTIMATE" in out and "measured here" in out
+    assert set(DEVICE_KINDS) == {"measured", "lut", "roofline"}
+
+
+# --- energy -----------------------------------------------------------------------------------
+
+
+def test_energy_unavailable_is_reported_not_zero(monkeypatch, tmp_path):
+    monkeypatch.setattr(energy_mod, "POWERCAP_ROOT", tmp_path / "no-powercap")
+    device = MeasuredDevice("cpu", MeasuredOptions())
+    assert not device.provides_energy
+    with pytest.raises(EnergyUnavailableError, match="not available on this machine"):
+        device.energy_mj(nn.Linear(4, 2), (4, 1, 1))
+    assert "not available on this machine" in device.source()
+
+
+def test_rapl_counter_is_read_and_a_frozen_counter_is_not_zero(tmp_path):
+    domain = tmp_path / "intel-rapl:0"
+    domain.mkdir()
+    (domain / "energy_uj").write_text("1000\n")
+    (domain / "max_energy_range_uj").write_text("262143328850\n")
+    meter = rapl_meter(tmp_path)
+    assert isinstance(meter, RaplMeter) and meter.read_mj() == 1.0
+    with pytest.raises(EnergyUnavailableError, match="did not advance"):
+        energy_per_call_mj(lambda: None, meter, min_duration_s=0.01)
+    counter = iter(range(1000, 10**9, 5000))
+
+    class Advancing(RaplMeter):
+        def read_mj(self) -> float:
+            return next(counter) / 1e3
+
+    calls = energy_per_call_mj(lambda: None, Advancing([domain]), min_duration_s=0.0)
+    assert calls == pytest.approx(5.0)
+    assert isinstance(rapl_meter(tmp_path / "missing"), str)
+
+
+def test_measured_onnxruntime_backend():
+    pytest.importorskip("onnxruntime")
+    device = make_device(
+        "ort", {"kind": "measured", "backend": "onnxruntime", "min_repeats": 3, "time_cap_s": 0.05}
+    )
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten())
+    assert device.latency_ms(model, SHAPE) > 0
+    assert model.training  # the caller's mode is restored
+
+
+def test_measured_cuda_without_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    device = make_device("gpu", {"kind": "measured", "device": "cuda"})
+    with pytest.raises(DppnasError, match="no CUDA device"):
+        device.latency_ms(nn.Linear(2, 2), (2, 1, 1))
+
+
+def test_signature_json_round_trip():
+    conv = nn.Conv2d(4, 8, (3, 5), padding=(1, 2), groups=2)
+    (signature,) = layer_signatures(conv, (4, 6, 6))
+    again = LayerSignature.from_json(json.loads(json.dumps(signature.to_json())))
+    assert again == signature and again.key == signature.key
+    assert signature.family == "grouped_conv"
+
+
+def test_profile_extend_and_latency_eval_commands(tmp_path, capsys):
+    table = tmp_path / "cpu.lut.json"
+    options = ["-o", "max_depth=1", "-o", "cells_per_stage=[1]", "-o", "growth=[8]"]
+    common = ["--input-shape", "1,4,4", "--rounds", "1", "--calibration-networks", "5"]
+    first = ["-o", "convs=[conv1x1, gconv3x3, lgconv1x1]", "-o", "norms=[bn, bn_relu]"]
+    assert main(["profile", "--space", "dpp", *options, *first, *common, "--out", str(table)]) == 0
+    before = set(LookupTable.load(table).layers)
+    more = ["-o", "convs=[conv1x1, dwconv3x3, conv3x3]", "-o", "norms=[bn, identity]"]
+    argv = ["profile", "--space", "dpp", *options, *more, *common, "--out", str(table)]
+    assert main([*argv, "--extend"]) == 0
+    extended = LookupTable.load(table)
+    assert before < set(extended.layers) and len(extended.spaces) == 2
+    out = tmp_path / "eval.json"
+    argv = ["latency-eval", "--space", "dpp", "--device-file", str(table), "--n", "2"]
+    assert main([*argv, "--rounds", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n"] == 1  # the extended space has 6 architectures, 5 calibrated on
+    assert result["space"]["convs"] == ["conv1x1", "dwconv3x3", "conv3x3"]  # as profiled
+    assert main(["devices", str(table)]) == 0
+    assert "lookup table" in capsys.readouterr().out
