@@ -41,15 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         "build", help="train every architecture of a reduced space into a table (resumable)"
     )
     build.add_argument("--name", required=True, help="table name, e.g. fashion-dpp")
-    build.add_argument("--space", required=True, help="space name: dpp | monas | ...")
-    build.add_argument(
-        "-o",
-        "--space-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a space option (VALUE is YAML: 2, [8, 16], true); repeat for several",
-    )
+    _add_space_arguments(build)
     build.add_argument("--dataset", default="fashion-mnist")
     build.add_argument("--train-subset", type=int, default=10000)
     build.add_argument("--epochs", type=int, required=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dppnas.data.splits import DATASETS, DataOptions, RawArrays
+from dppnas.data.splits import DATASETS, DataOptions, RawArrays, candidate_folders
 from dppnas.errors import DppnasError
 
 FOLDER = "cifar-10-batches-py"
@@ -34,14 +34,7 @@ log = logging.getLogger(__name__)
 
 def search_folders(root: str | None) -> list[Path]:
     """Candidate ``cifar-10-batches-py`` folders, in order; ``root`` may be it or its parent."""
-    if root is not None:
-        base = Path(root).expanduser()
-        return [base, base / FOLDER]
-    folders = []
-    if os.environ.get("DPPNAS_DATA"):
-        folders.append(Path(os.environ["DPPNAS_DATA"]).expanduser() / FOLDER)
-    folders += [Path.home() / ".cache" / "dppnas" / FOLDER, Path("data") / FOLDER]
-    return folders
+    return candidate_folders(root, FOLDER, [Path("data") / FOLDER])
 
 
 def _is_complete(folder: Path) -> bool:

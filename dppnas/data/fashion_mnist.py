@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 
-from dppnas.data.splits import DATASETS, DataOptions, RawArrays
+from dppnas.data.splits import DATASETS, DataOptions, RawArrays, candidate_folders
 from dppnas.errors import DppnasError
 
 FOLDER = "fashion-mnist"
@@ -29,14 +28,7 @@ IDX_UBYTE = 0x08  # IDX type code of unsigned bytes
 
 def search_folders(root: str | None) -> list[Path]:
     """Folders searched for the files, in order."""
-    if root is not None:
-        base = Path(root).expanduser()
-        return [base, base / FOLDER]
-    folders = []
-    if os.environ.get("DPPNAS_DATA"):
-        folders.append(Path(os.environ["DPPNAS_DATA"]).expanduser() / FOLDER)
-    folders += [Path.home() / ".cache" / "dppnas" / FOLDER, DEBIAN_FOLDER]
-    return folders
+    return candidate_folders(root, FOLDER, [DEBIAN_FOLDER])
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:

@@ -9,8 +9,10 @@ training split's mean/std and returns float32 tensors in :class:`DatasetSplits`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -245,3 +247,18 @@ def channel_stats(x: torch.Tensor, chunk: int = 256) -> tuple[torch.Tensor, torc
         mean.to(torch.float32).view(1, -1, 1, 1),
         std.to(torch.float32).view(1, -1, 1, 1),
     )
+
+
+def candidate_folders(root: str | None, folder: str, fallbacks: Sequence[Path] = ()) -> list[Path]:
+    """Folders searched for a dataset's files, in order.
+
+    ``root`` (the experiment's ``dataset.root``) may be the folder itself or its parent;
+    without it: ``$DPPNAS_DATA/folder``, ``~/.cache/dppnas/folder``, then ``fallbacks``.
+    """
+    if root is not None:
+        base = Path(root).expanduser()
+        return [base, base / folder]
+    folders = []
+    if os.environ.get("DPPNAS_DATA"):
+        folders.append(Path(os.environ["DPPNAS_DATA"]).expanduser() / folder)
+    return [*folders, Path.home() / ".cache" / "dppnas" / folder, *fallbacks]

@@ -55,7 +55,7 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, A
     return flat
 
 
-def _objective_values(
+def objective_values(
     metrics: Mapping[str, Any], objectives: Sequence[Objective]
 ) -> list[float] | None:
     """The objective values in order, or None when one is missing or not a finite number."""
@@ -122,7 +122,7 @@ class ParetoArchive:
         """
         trial_id = str(trial_id)
         flat = flatten_metrics(metrics)
-        values = _objective_values(flat, self.objectives)
+        values = objective_values(flat, self.objectives)
         entry = ArchiveEntry(trial_id, dict(config), flat, bool(final))
         replaced = self._discard(trial_id)
         if final and values is not None:

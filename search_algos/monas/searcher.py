@@ -33,6 +33,7 @@ import torch
 from ray.tune.search import Searcher
 
 from dppnas.pareto import Objective, non_dominated_mask
+from dppnas.pareto.archive import objective_values
 from search_algos.monas import rewards
 from search_algos.monas._space import (
     ControllerDecision,
@@ -329,16 +330,7 @@ class MONASSearcher(Searcher):
     def _objective_values(self, result: Mapping[str, Any]) -> list[float] | None:
         from ray.tune.utils import flatten_dict
 
-        flat = flatten_dict(dict(result), delimiter="/")
-        values = []
-        for metric in self._metric:
-            value = flat.get(metric)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                return None
-            if not math.isfinite(value):
-                return None
-            values.append(float(value))
-        return values
+        return objective_values(flatten_dict(dict(result), delimiter="/"), self._objectives())
 
     def _reward(self, values: list[float], final: bool) -> float:
         objectives = self._objectives()
