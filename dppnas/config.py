@@ -178,6 +178,14 @@ def _check_objectives(exp: Experiment) -> None:
                     f"{where}.metric: {obj.metric!r} names device {device!r}, which is not in "
                     f"`devices` (configured: {', '.join(exp.devices)})"
                 )
+            if obj.metric.startswith("energy/"):
+                from dppnas.devices import make_device
+
+                reason = make_device(device, exp.device_options[device]).energy_unavailable_reason()
+                raise ConfigError(
+                    f"{where}.metric: {obj.metric!r}: {reason}; use a device that models energy "
+                    f"(e.g. kind: roofline) or drop this objective"
+                )
             raise ConfigError(
                 f"{where}.metric: unknown metric {obj.metric!r}; available: {', '.join(known)}"
             )

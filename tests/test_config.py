@@ -133,6 +133,19 @@ def test_malformed_experiment_is_refused_with_its_message(tmp_path, capsys, data
     assert len(err.strip().splitlines()) == 1, err
 
 
+def test_energy_of_a_device_without_energy_says_why(tmp_path, capsys):
+    from dppnas.devices import make_device
+
+    if make_device("local-cpu", {"kind": "measured"}).provides_energy:
+        pytest.skip("this machine exposes an energy counter (RAPL/NVML)")
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_with(objectives__1__metric="energy/local-cpu")))
+    assert main(["search", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "objectives.1.metric: 'energy/local-cpu': energy not available" in err
+    assert "kind: roofline" in err and len(err.strip().splitlines()) == 1
+
+
 def test_missing_experiment_file(tmp_path, capsys):
     assert main(["search", str(tmp_path / "nope.yaml")]) == 2
     assert "experiment file not found" in capsys.readouterr().err
