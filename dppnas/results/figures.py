@@ -10,9 +10,7 @@ if TYPE_CHECKING:
     from dppnas.pareto import ArchiveEntry, ParetoArchive
 
 
-def pair_figure(
-    archive: ParetoArchive, x: int, y: int, knee: ArchiveEntry | None = None
-) -> Figure:
+def pair_figure(archive: ParetoArchive, x: int, y: int, knee: ArchiveEntry | None = None) -> Figure:
     """Objectives ``x`` and ``y`` (indices): dominated grey, front blue, knee as a red star.
 
     With two objectives the front is joined by a line; with more, front points of the full
