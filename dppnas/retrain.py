@@ -45,7 +45,7 @@ def retrain(
     from dppnas.data import load_dataset
     from dppnas.search import init_ray
     from dppnas.train import train_architecture
-    from dppnas.tuning.tuner import next_free_run_name
+    from dppnas.tuning.tuner import next_free_run_name, trial_dirname
 
     entry = run.entry(rank=rank, trial_id=trial_id)
     config = retrain_config(entry.config, epochs)
@@ -59,7 +59,7 @@ def retrain(
     tuner = tune.Tuner(
         trainable,
         param_space=config,
-        tune_config=tune.TuneConfig(num_samples=1),
+        tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=name,
             storage_path=str(storage),
