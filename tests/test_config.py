@@ -142,7 +142,10 @@ def test_energy_of_a_device_without_energy_says_why(tmp_path, capsys):
     path.write_text(yaml.safe_dump(_with(objectives__1__metric="energy/local-cpu")))
     assert main(["search", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "objectives.1.metric: 'energy/local-cpu': device 'local-cpu': energy is not available" in err
+    assert (
+        "objectives.1.metric: 'energy/local-cpu': device 'local-cpu': energy is not available"
+        in err
+    )
     assert "kind: roofline" in err and len(err.strip().splitlines()) == 1
 
 
