@@ -6,6 +6,7 @@ import io
 import json
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,12 +27,23 @@ TRIALS = 4
 
 @pytest.fixture(scope="module")
 def run_dir(ray_session, tmp_path_factory):
-    storage = tmp_path_factory.mktemp("runs")
+    space = {"name": "dpp", "max_depth": 2, "cells_per_stage": [1], "growth": [8]}
+    return _search(tmp_path_factory.mktemp("runs"), "results", space, TRIALS)
+
+
+@pytest.fixture(scope="module")
+def monas_run_dir(ray_session, tmp_path_factory):
+    space = {"name": "monas", "num_layers": 2, "filters": [24, 36]}
+    return _search(tmp_path_factory.mktemp("runs"), "monas", space, 2)
+
+
+def _search(storage, name, space, trials):
+    """A real, small search on digits (1 epoch per trial); returns its run folder."""
     experiment = {
-        "name": "results",
+        "name": name,
         "seed": 0,
         "dataset": {"name": "digits", "val_fraction": 0.2},
-        "space": {"name": "dpp", "max_depth": 2, "cells_per_stage": [1], "growth": [8]},
+        "space": space,
         "searcher": {"name": "random"},
         "objectives": [
             {"metric": "accuracy", "mode": "max", "ref": 0.0},
@@ -39,14 +51,14 @@ def run_dir(ray_session, tmp_path_factory):
         ],
         "devices": {"local-cpu": {"kind": "measured", "threads": 1, "time_cap_s": 0.1}},
         "train": {"epochs": 1, "batch_size": 128, "lr": 0.1, "checkpoint_every": 0},
-        "num_samples": TRIALS,
+        "num_samples": trials,
         "max_concurrent": 2,
         "storage_path": str(storage),
     }
-    path = storage / "results.yaml"
+    path = storage / f"{name}.yaml"
     path.write_text(yaml.safe_dump(experiment))
     assert run_search(load_experiment(path), stream=io.StringIO()) == 0
-    return storage / "results"
+    return storage / name
 
 
 def test_knee_is_the_point_farthest_from_the_extremes_line():
@@ -81,9 +93,11 @@ def test_report_of_a_missing_run_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_export_round_trip(run_dir, tmp_path, capsys, fmt):
+@pytest.mark.parametrize("space", ["dpp", "monas"])
+def test_export_round_trip(request, space, tmp_path, capsys, fmt):
+    run = request.getfixturevalue("run_dir" if space == "dpp" else "monas_run_dir")
     out = tmp_path / f"model.{fmt}"
-    assert main(["export", str(run_dir), "--rank", "0", "--format", fmt, "--out", str(out)]) == 0
+    assert main(["export", str(run), "--rank", "0", "--format", fmt, "--out", str(out)]) == 0
     assert out.stat().st_size > 0
     diff = float(capsys.readouterr().out.rsplit("random input", 1)[1].split()[0])
     assert diff <= 1e-4
@@ -121,7 +135,8 @@ def _get(url: str):
 
 def test_tensorboard_serves_the_search_scalars(run_dir):
     port = _free_port()
-    cmd = [str(ROOT / ".venv/bin/tensorboard"), "--logdir", str(run_dir), "--port", str(port)]
+    tensorboard = Path(sys.executable).parent / "tensorboard"
+    cmd = [str(tensorboard), "--logdir", str(run_dir), "--port", str(port)]
     cmd += ["--host", "127.0.0.1", "--load_fast", "false", "--reload_interval", "1"]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -139,6 +154,11 @@ def test_tensorboard_serves_the_search_scalars(run_dir):
             time.sleep(1)
         assert any("search/hypervolume" in t for t in tags.values()), tags
         assert "search" in runs
+        # the HPARAMS view: one run per final trial, architecture decisions as hparams
+        archive = json.loads((run_dir / "pareto.json").read_text())
+        hparam_runs = [r for r in runs if r.startswith("hparams/")]
+        assert len(hparam_runs) == len(archive["entries"]) > 0, runs
+        assert _get(f"{base}/data/plugins_listing")["hparams"]["enabled"]
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ARCHIVE_FILE = "pareto.json"
 CSV_FILE = "pareto.csv"
 PLOT_FILE = "pareto.png"
+HPARAMS_SUBDIR = "hparams"
 TB_SUBDIR = "search"
 
 
@@ -100,6 +101,7 @@ class ParetoArchiveCallback(Callback):
                 self._open(self._folder(trials[0]))
             if self._archive is not None:
                 self._plot(self._completed(), save_png=True)
+                self._hparams()
         except Exception:
             log.exception("Pareto archive: final plot failed")
         finally:
@@ -162,6 +164,23 @@ class ParetoArchiveCallback(Callback):
         if writer is not None:
             writer.add_figure("search/front", figure, global_step=step, close=False)
             writer.flush()
+
+    def _hparams(self) -> None:
+        """TensorBoard's HPARAMS view: one run per final trial under ``RUN/hparams``.
+
+        Hyperparameters are the architecture decisions (``arch/<decision>``), metrics the
+        objectives, so the whole search can be filtered and sorted in TensorBoard.
+        """
+        if self._writer_failed or self._archive is None or self.path is None:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        with SummaryWriter(log_dir=str(self.path / HPARAMS_SUBDIR)) as writer:
+            for entry in self._archive.entries:
+                arch = flatten_dict({"arch": dict(entry.config.get("arch", {}))})
+                hparams = {k: v for k, v in arch.items() if isinstance(v, int | float | str | bool)}
+                metrics = {o.metric: float(entry.metrics[o.metric]) for o in self.objectives}
+                writer.add_hparams(hparams, metrics, run_name=str(entry.trial_id))
 
     def _tensorboard(self) -> Any:
         if self._writer is None and not self._writer_failed and self.path is not None:
