@@ -80,6 +80,11 @@ def _add_result_commands(sub) -> None:
     )
     report.add_argument("run", help="the run folder (holds pareto.json)")
     report.add_argument("--out", help="output folder (default RUN/report)")
+    report.add_argument(
+        "--with-references",
+        action="store_true",
+        help="also train the space's handcrafted references with the run's recipe",
+    )
     report.set_defaults(handler=_cmd_report)
 
     export = sub.add_parser(
@@ -409,7 +414,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     out = Path(args.out) if args.out else run.path / "report"
-    report, text = write_report(run, out)
+    report, text = write_report(run, out, with_references=args.with_references)
     print(text)
     print(f"report: wrote {', '.join(str(f) for f in report.files)}")
     return 0

@@ -162,3 +162,34 @@ def test_tensorboard_serves_the_search_scalars(run_dir):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_report_with_references_trains_them_once(run_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    args = ["report", str(run_dir), "--out", str(out), "--with-references"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("training reference") == 2  # DenseNet-BC and CondenseNet cells
+    assert "reference DenseNet-BC cell (same recipe): accuracy" in printed
+    cache = json.loads((out / "references.json").read_text())
+    assert set(cache) == {"DenseNet-BC cell", "CondenseNet cell"}
+    for ref in cache.values():
+        assert 0 <= ref["metrics"]["accuracy"] <= 1 and ref["metrics"]["latency/local-cpu"] > 0
+    assert "DenseNet-BC cell" in (out / "report.html").read_text()
+    assert main(args) == 0  # second report: from the cache, nothing retrained
+    assert "training reference" not in capsys.readouterr().out
+
+
+def test_monas_reference_is_a_plain_3x3_network():
+    from dppnas.results.references import reference_archs
+    from dppnas.spaces import make_space
+
+    (arch,) = reference_archs(make_space({"name": "monas", "num_layers": 2})).values()
+    assert arch == {
+        "layer1_filter_height": 3,
+        "layer1_filter_width": 3,
+        "layer1_filters": 64,
+        "layer2_filter_height": 3,
+        "layer2_filter_width": 3,
+        "layer2_filters": 64,
+    }

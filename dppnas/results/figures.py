@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -10,8 +11,15 @@ if TYPE_CHECKING:
     from dppnas.pareto import ArchiveEntry, ParetoArchive
 
 
-def pair_figure(archive: ParetoArchive, x: int, y: int, knee: ArchiveEntry | None = None) -> Figure:
-    """Objectives ``x`` and ``y`` (indices): dominated grey, front blue, knee as a red star.
+def pair_figure(
+    archive: ParetoArchive,
+    x: int,
+    y: int,
+    knee: ArchiveEntry | None = None,
+    references: Sequence[tuple[str, Mapping[str, Any]]] = (),
+) -> Figure:
+    """Objectives ``x`` and ``y`` (indices): dominated grey, front blue, knee as a red star,
+    handcrafted ``references`` (name, flattened metrics) as labelled black crosses.
 
     With two objectives the front is joined by a line; with more, front points of the full
     objective set need not be non-dominated on this pair, so they are only marked.
@@ -36,6 +44,13 @@ def pair_figure(archive: ParetoArchive, x: int, y: int, knee: ArchiveEntry | Non
     if knee is not None:
         kx, ky = xy([knee])
         ax.scatter(kx, ky, marker="*", color="tab:red", s=160, zorder=4, label="knee")
+    for name, metrics in references:
+        if xo.metric in metrics and yo.metric in metrics:
+            rx, ry = metrics[xo.metric], metrics[yo.metric]
+            ax.scatter([rx], [ry], marker="X", color="black", s=70, zorder=5)
+            ax.annotate(name, (rx, ry), textcoords="offset points", xytext=(5, 5), fontsize=7)
+    if references:
+        ax.scatter([], [], marker="X", color="black", label="references (same recipe)")
     ax.set_xlabel(f"{xo.metric} ({xo.mode})")
     ax.set_ylabel(f"{yo.metric} ({yo.mode})")
     ax.set_title(f"{len(archive.entries)} final trials, hypervolume {archive.hypervolume():.4g}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dppnas.errors import DppnasError
 from dppnas.pareto import ArchiveEntry, Objective
 from dppnas.results.figures import pair_figure
 from dppnas.results.run import RunResults
@@ -94,11 +95,23 @@ def summarise(run: RunResults) -> Report:
     return Report(front, knee, budgets)
 
 
-def write_report(run: RunResults, out: Path) -> tuple[Report, str]:
+def write_report(
+    run: RunResults, out: Path, with_references: bool = False
+) -> tuple[Report, str]:
     """Write ``front.csv``, ``front_<x>_vs_<y>.png`` per objective pair and ``report.html``
-    into ``out``; returns the report and the text printed by the CLI."""
+    into ``out``; returns the report and the text printed by the CLI. ``with_references``
+    trains the space's handcrafted references with the run's recipe (cached) and shows them."""
     out.mkdir(parents=True, exist_ok=True)
     report = summarise(run)
+    refs: list[tuple[str, dict[str, Any]]] = []
+    if with_references:
+        from dppnas.results.references import references
+
+        if not run.archive.entries:
+            raise DppnasError(
+                f"{run.path}: --with-references needs a finished trial to take the recipe from"
+            )
+        refs = references(run.archive.entries[0].config, out)
     columns, rows = front_rows(run, report.knee)
     csv_path = out / "front.csv"
     with csv_path.open("w", newline="") as handle:
@@ -111,11 +124,12 @@ def write_report(run: RunResults, out: Path) -> tuple[Report, str]:
     for x, y in itertools.combinations(range(len(objectives)), 2):
         names = [_slug(objectives[i].metric) for i in (x, y)]
         path = out / f"front_{names[0]}_vs_{names[1]}.png"
-        pair_figure(run.archive, x, y, knee=report.knee).savefig(path)
+        pair_figure(run.archive, x, y, knee=report.knee, references=refs).savefig(path)
         report.plots.append(path)
 
     accuracy = accuracy_objective(objectives).metric
     lines = [_budget_line(p, e, accuracy) for p, e in report.budgets]
+    lines += [_reference_line(name, metrics, objectives) for name, metrics in refs]
     knee = "none (empty front)"
     if report.knee is not None:
         knee = f"trial {report.knee.trial_id} (rank {report.front.index(report.knee)})"
@@ -143,6 +157,11 @@ def _budget_line(pick: BudgetPick, entry: ArchiveEntry | None, accuracy: str) ->
         f"{head}trial {entry.trial_id}, {accuracy} {_fmt(entry.metrics[accuracy])}, "
         f"{pick.cost} {_fmt(entry.metrics[pick.cost])}"
     )
+
+
+def _reference_line(name: str, metrics: dict[str, Any], objectives: list[Objective]) -> str:
+    values = ", ".join(f"{o.metric} {_fmt(metrics.get(o.metric))}" for o in objectives)
+    return f"reference {name} (same recipe): {values}, params {_fmt(metrics.get('params'))}"
 
 
 def _slug(metric: str) -> str:
