@@ -95,9 +95,7 @@ def summarise(run: RunResults) -> Report:
     return Report(front, knee, budgets)
 
 
-def write_report(
-    run: RunResults, out: Path, with_references: bool = False
-) -> tuple[Report, str]:
+def write_report(run: RunResults, out: Path, with_references: bool = False) -> tuple[Report, str]:
     """Write ``front.csv``, ``front_<x>_vs_<y>.png`` per objective pair and ``report.html``
     into ``out``; returns the report and the text printed by the CLI. ``with_references``
     trains the space's handcrafted references with the run's recipe (cached) and shows them."""
