@@ -57,7 +57,14 @@ def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: Path) -
     with torch.inference_mode():
         expected = model(example).numpy()
     if fmt == "onnx":
-        import onnxruntime
+        try:
+            import onnx  # noqa: F401 - torch's exporter needs it
+            import onnxruntime
+        except ImportError:
+            raise DppnasError(
+                "--format onnx needs onnx and onnxruntime (to export and to verify the export): "
+                "pip install 'dppnas[onnx]', or use --format torchscript"
+            ) from None
 
         # the TorchScript-based exporter: the dynamo one needs onnxscript
         torch.onnx.export(

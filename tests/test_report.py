@@ -193,3 +193,11 @@ def test_monas_reference_is_a_plain_3x3_network():
         "layer2_filter_width": 3,
         "layer2_filters": 64,
     }
+
+
+def test_onnx_export_without_onnxruntime_says_how_to_get_it(run_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    args = ["export", str(run_dir), "--rank", "0", "--format", "onnx", "--out", str(tmp_path / "m")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'dppnas[onnx]'" in err and len(err.strip().splitlines()) == 1
