@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from dppnas.data import DataOptions
-from dppnas.devices import DEFAULT_DEVICES, DeviceOptions, validate_device_options
+from dppnas.devices import DEFAULT_DEVICES, DeviceOptions, make_device, validate_device_options
 from dppnas.errors import ConfigError, validate_section
 from dppnas.pareto import Objective
 
@@ -119,12 +119,10 @@ class Experiment(BaseModel):
     def device_options(self) -> dict[str, DeviceOptions]:
         return {n: validate_device_options(n, o) for n, o in self.devices.items()}
 
-    @property
+    @cached_property
     def metrics(self) -> dict[str, str]:
         """Every metric a trial of this experiment reports that can be an objective."""
         known = dict(ARCH_METRICS)
-        from dppnas.devices import make_device
-
         for name, opts in self.device_options.items():
             known[f"latency/{name}"] = "min"
             if make_device(name, opts).provides_energy:
@@ -179,8 +177,6 @@ def _check_objectives(exp: Experiment) -> None:
                     f"`devices` (configured: {', '.join(exp.devices)})"
                 )
             if obj.metric.startswith("energy/"):
-                from dppnas.devices import make_device
-
                 reason = make_device(device, exp.device_options[device]).energy_unavailable_reason()
                 raise ConfigError(
                     f"{where}.metric: {obj.metric!r}: {reason}; use a device that models energy "

@@ -71,9 +71,7 @@ class Trainer:
         )
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.optimizer = self._make_optimizer()
-        n = len(self.data.y_train)
-        bs = options.batch_size
-        self.steps_per_epoch = max(1, n // bs if n >= bs else 1)
+        self.steps_per_epoch = max(1, len(self.data.y_train) // options.batch_size)
         self.total_steps = self.steps_per_epoch * options.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,

@@ -27,8 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dppnas.bench.enumerate import arch_key, enumerate_architectures
 from dppnas.config import TrainOptions
-from dppnas.data import DataOptions
+from dppnas.data import DataOptions, load_dataset
+from dppnas.devices import make_device
 from dppnas.errors import DppnasError
+from dppnas.nn import deploy
+from dppnas.spaces import make_space
 
 DATA_DIR = Path(__file__).parent / "data"
 BUILD_ROOT = Path("bench_builds")
@@ -100,11 +103,10 @@ class TableBuild:
     def __init__(self, spec: TableSpec, root: Path = BUILD_ROOT) -> None:
         self.spec = spec
         self.dir = root / spec.name
-        from dppnas.spaces import make_space
-
         self.space = make_space(spec.space)
         self.archs = enumerate_architectures(self.space)
-        self._data_meta()  # missing data fails here, before anything is written
+        self.keys = [arch_key(a) for a in self.archs]
+        self.data = load_dataset(spec.dataset)  # missing data fails here, before any write
         self.dir.mkdir(parents=True, exist_ok=True)
         spec_file = self.dir / "spec.json"
         current = spec.model_dump(mode="json")
@@ -139,56 +141,38 @@ class TableBuild:
         """Round-robin latency rounds for every architecture still short of rounds."""
         import torch
 
-        from dppnas.devices import make_device
-
         device = make_device(
             "local-cpu", {"kind": "measured", "threads": self.spec.latency_threads}
         )
-        shape = self._input_shape()
+        shape, classes = self.data.input_shape, self.data.num_classes
         done = self.latencies()
         for round_ in range(self.spec.latency_rounds):
-            todo = [a for a in self.archs if len(done.get(arch_key(a), [])) <= round_]
+            todo = [
+                (a, k)
+                for a, k in zip(self.archs, self.keys, strict=True)
+                if len(done.get(k, [])) <= round_
+            ]
             if not todo:
                 continue
             log(f"latency round {round_ + 1}/{self.spec.latency_rounds}: {len(todo)} architectures")
-            for arch in todo:
+            for arch, key in todo:
                 torch.manual_seed(0)
-                from dppnas.nn import deploy
-
-                model = deploy(self.space.build(arch, shape, self._num_classes()))
+                model = deploy(self.space.build(arch, shape, classes))
                 ms = device.latency_ms(model, shape)
-                _append(
-                    self.latency_file, {"key": arch_key(arch), "round": round_, "latency_ms": ms}
-                )
-
-    def _input_shape(self) -> tuple[int, int, int]:
-        return tuple(self._data_meta()["input_shape"])  # type: ignore[return-value]
-
-    def _num_classes(self) -> int:
-        return int(self._data_meta()["num_classes"])
-
-    def _data_meta(self) -> dict[str, Any]:
-        if not hasattr(self, "_meta"):
-            from dppnas.data import load_dataset
-
-            data = load_dataset(self.spec.dataset)
-            self._meta = {"input_shape": list(data.input_shape), "num_classes": data.num_classes}
-        return self._meta
+                _append(self.latency_file, {"key": key, "round": round_, "latency_ms": ms})
 
     def train_all(self, workers: int, log=print) -> None:
         """Train every architecture without a result, ``workers`` at a time, through Ray."""
         import ray
 
-        from dppnas.data import load_dataset
-
         done = self.results()
-        todo = [a for a in self.archs if arch_key(a) not in done]
+        todo = [a for a, k in zip(self.archs, self.keys, strict=True) if k not in done]
         log(f"training: {len(done)} done, {len(todo)} to go, {workers} at a time")
         if not todo:
             return
         if not ray.is_initialized():
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        data_ref = ray.put(load_dataset(self.spec.dataset))
+        data_ref = ray.put(self.data)
         task = ray.remote(num_cpus=1, max_retries=2)(train_one)
         spec = self.spec.model_dump(mode="json")
         pending: dict[Any, dict[str, Any]] = {}
@@ -213,12 +197,8 @@ class TableBuild:
     def compile(self, out_dir: Path = DATA_DIR) -> Path:
         """Write ``OUT_DIR/NAME.json.gz`` (default: the package's data) once all are done."""
         results, latencies = self.results(), self.latencies()
-        missing = [arch_key(a) for a in self.archs if arch_key(a) not in results]
-        short = [
-            arch_key(a)
-            for a in self.archs
-            if len(latencies.get(arch_key(a), [])) < self.spec.latency_rounds
-        ]
+        missing = [k for k in self.keys if k not in results]
+        short = [k for k in self.keys if len(latencies.get(k, [])) < self.spec.latency_rounds]
         if missing or short:
             raise DppnasError(
                 f"bench build {self.spec.name}: {len(missing)} architectures untrained and "
@@ -226,8 +206,7 @@ class TableBuild:
             )
         entries = []
         spreads = []
-        for arch in self.archs:
-            key = arch_key(arch)
+        for arch, key in zip(self.archs, self.keys, strict=True):
             rounds = latencies[key][: self.spec.latency_rounds]
             median = statistics.median(rounds)
             spreads.append((max(rounds) - min(rounds)) / median)
@@ -273,8 +252,6 @@ def train_one(arch: dict[str, Any], spec: dict[str, Any], data: Any) -> dict[str
     import torch
 
     from dppnas.complexity import count_flops, count_params
-    from dppnas.nn import deploy
-    from dppnas.spaces import make_space
     from dppnas.train import Trainer
 
     torch.set_num_threads(1)
@@ -290,7 +267,6 @@ def train_one(arch: dict[str, Any], spec: dict[str, Any], data: Any) -> dict[str
         trainer.train_epoch()
         val.append(trainer.evaluate("val"))
     return {
-        "arch": arch,
         "val_accuracy": val,
         "test_accuracy": trainer.evaluate("test"),
         "params": params,
@@ -299,7 +275,7 @@ def train_one(arch: dict[str, Any], spec: dict[str, Any], data: Any) -> dict[str
     }
 
 
-def run_build(spec: TableSpec, workers: int = 2, compile_only: bool = False) -> Path | None:
+def run_build(spec: TableSpec, workers: int = 2, compile_only: bool = False) -> Path:
     """Latency pass, training pass, then compile; returns the table path when complete."""
     build = TableBuild(spec)
     print(

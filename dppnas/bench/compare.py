@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dppnas.atomic import atomic_writer
 from dppnas.bench.table import BenchmarkTable
 
 THRESHOLDS = ("0.9", "0.95", "0.99")
@@ -123,31 +124,32 @@ def run_once(
 
 def score_trace(table: BenchmarkTable, trace: RunTrace, budget: int) -> dict[str, Any]:
     """hv_ratio / IGD+ at the end, the hv-ratio curve per evaluation, epochs to thresholds."""
-    evaluated: list[np.ndarray] = []
+    from dppnas.pareto import ParetoArchive
+
+    archive = ParetoArchive(table.objectives)  # keeps the front; no file
     curve: list[float] = []
     epochs_at: list[int] = []
     total_epochs = 0
-    ratio = 0.0
-    for arch, epochs, final in zip(trace.archs, trace.epochs, trace.final, strict=True):
+    for i, (arch, epochs, final) in enumerate(
+        zip(trace.archs, trace.epochs, trace.final, strict=True)
+    ):
         total_epochs += epochs
         if final:
-            evaluated.append(table.points([table.lookup(arch)])[0])
-            ratio = table.hypervolume(np.array(evaluated)) / table.true_front_hv
-        curve.append(ratio)
+            archive.add(str(i), {"arch": arch}, table.lookup(arch).metrics(), final=True)
+        curve.append(archive.hypervolume() / table.true_front_hv)
         epochs_at.append(total_epochs)
-    points = np.array(evaluated).reshape(-1, len(table.objectives))
     reach = {}
     for t in THRESHOLDS:
         hit = next((i for i, r in enumerate(curve) if r >= float(t) - 1e-12), None)
         reach[t] = (None, None) if hit is None else (hit + 1, epochs_at[hit])
     return {
         "hv_ratio": curve[-1] if curve else 0.0,
-        "igd_plus": table.igd_plus(points),
+        "igd_plus": table.igd_plus(archive.points(front_only=True)),
         "curve": curve + [curve[-1] if curve else 0.0] * (budget - len(curve)),
         "evals_to": {t: reach[t][0] for t in THRESHOLDS},
         "epochs_to": {t: reach[t][1] for t in THRESHOLDS},
         "epochs_used": total_epochs,
-        "evaluated": len(evaluated),
+        "evaluated": len(archive.entries),
         "errored": trace.errored,
     }
 
@@ -230,10 +232,8 @@ def plot_curves(summary: dict[str, Any], path: Path) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    with atomic_writer(path) as handle:
+        json.dump(data, handle, indent=1)
 
 
 @contextlib.contextmanager

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import moocore
 import numpy as np
 
 from dppnas.bench.enumerate import arch_key
 from dppnas.errors import DppnasError
-from dppnas.pareto import Objective, non_dominated_mask
+from dppnas.pareto import Objective, indicators, non_dominated_mask
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -106,22 +105,24 @@ class BenchmarkTable:
         points = self.points()
         return points[non_dominated_mask(points, self.objectives)]
 
+    @property
+    def maximise(self) -> list[bool]:
+        return [o.mode == "max" for o in self.objectives]
+
     def hypervolume(self, points: np.ndarray) -> float:
         """Hypervolume of ``points`` against the table's declared reference point (moocore)."""
-        if len(points) == 0:
-            return 0.0
-        maximise = [o.mode == "max" for o in self.objectives]
-        return float(moocore.hypervolume(points, ref=self.reference_point, maximise=maximise))
+        return indicators.hypervolume(points, self.reference_point, self.maximise)
 
     def igd_plus(self, points: np.ndarray) -> float:
         """IGD+ of ``points`` to the true front, in units normalised by the reference box."""
         if len(points) == 0:
             return float("inf")
-        sign = np.array([-1.0 if o.mode == "max" else 1.0 for o in self.objectives])
-        front = self.true_front() * sign
-        lo, hi = front.min(axis=0), np.array(self.reference_point) * sign
+        front = indicators.to_minimisation(self.true_front(), self.maximise)
+        lo = front.min(axis=0)
+        hi = indicators.to_minimisation(np.asarray(self.reference_point), self.maximise)
         scale = np.where(hi - lo > 0, hi - lo, 1.0)
-        return float(moocore.igd_plus((points * sign - lo) / scale, ref=(front - lo) / scale))
+        ours = (indicators.to_minimisation(points, self.maximise) - lo) / scale
+        return indicators.igd_plus(ours, (front - lo) / scale, [False] * len(self.objectives))
 
     @functools.cached_property
     def true_front_hv(self) -> float:
