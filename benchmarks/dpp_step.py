@@ -56,10 +56,10 @@ def main() -> None:
     from search_algos.dpp import (
         AccuracySurrogate,
         CellCosts,
-        candidate_order,
         expand,
         input_shape_of,
         root_cells,
+        select,
     )
 
     torch.set_num_threads(1)  # as in a Tune driver sharing the machine with trials
@@ -93,7 +93,7 @@ def main() -> None:
         t1 = time.perf_counter()
         matrix = costs.matrix(candidates)
         t2 = time.perf_counter()
-        order = candidate_order(predicted, matrix, maximise, "pareto")[: args.k]
+        order = select(predicted, matrix, maximise, args.k)
         t3 = time.perf_counter()
         assert len(order) == min(args.k, len(candidates))
         return {"predict": t1 - t0, "costs": t2 - t1, "select": t3 - t2, "total": t3 - t0}

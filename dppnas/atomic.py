@@ -7,12 +7,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | Path, newline: str | None = None) -> Iterator[TextIO]:
-    """Open a temporary file next to ``path`` for writing; on success it replaces ``path``.
+def atomic_writer(
+    path: str | Path, newline: str | None = None, binary: bool = False
+) -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path`` for writing (UTF-8 text, or bytes when
+    ``binary``); on success it replaces ``path``.
 
     The temporary file lives in the same folder (``os.replace`` is atomic only within one
     filesystem), is flushed and fsync'ed before the rename, and is removed if the body raises.
@@ -25,7 +28,8 @@ def atomic_writer(path: str | Path, newline: str | None = None) -> Iterator[Text
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+        text = {} if binary else {"encoding": "utf-8", "newline": newline}
+        with os.fdopen(fd, "wb" if binary else "w", **text) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

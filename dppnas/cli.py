@@ -257,8 +257,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_latency_eval(args: argparse.Namespace) -> int:
-    from dppnas.devices.evaluate import evaluate_table, write_json
-    from dppnas.devices.lut import LookupTable
+    from dppnas.devices.evaluate import evaluate_table
+    from dppnas.devices.lut import LookupTable, write_json
     from dppnas.spaces import make_space
 
     table = LookupTable.load(args.device_file)

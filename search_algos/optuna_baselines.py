@@ -16,6 +16,8 @@ from search_algos.registry import register_searcher
 
 
 class NSGA2Options(BaseModel):
+    """Keyword arguments of Optuna's ``NSGAIISampler``."""
+
     model_config = ConfigDict(extra="forbid")
     #: ours: 20, so a 100-evaluation budget sees 5 generations (Optuna's default is 50)
     population_size: int = Field(20, ge=2)
@@ -24,42 +26,36 @@ class NSGA2Options(BaseModel):
 
 
 class TPEOptions(BaseModel):
+    """Keyword arguments of Optuna's ``TPESampler``."""
+
     model_config = ConfigDict(extra="forbid")
     #: random trials before TPE models the observations (Optuna's default: 10)
     n_startup_trials: int = Field(10, ge=1)
     multivariate: bool = True
 
 
-def _optuna_search(experiment: Any, sampler: Any) -> Any:
+def _optuna_search(experiment: Any, sampler_class: type, options: BaseModel) -> Any:
+    """Tune's ``OptunaSearch`` with ``sampler_class(**options, seed=experiment.seed)``: every
+    option is a keyword argument of the sampler."""
     from ray.tune.search.optuna import OptunaSearch
 
     return OptunaSearch(
         metric=[o.metric for o in experiment.objectives],
         mode=[o.mode for o in experiment.objectives],
-        sampler=sampler,  # seeded itself: OptunaSearch ignores `seed` next to a sampler
+        # seeded itself: OptunaSearch ignores `seed` next to a sampler
+        sampler=sampler_class(**options.model_dump(), seed=experiment.seed),
     )
 
 
 @register_searcher("nsga2", NSGA2Options, "Optuna NSGA-II (NSGAIISampler) baseline")
 def nsga2(experiment: Any, options: NSGA2Options, run_dir: Any = None) -> Any:
-    import optuna
+    from optuna.samplers import NSGAIISampler
 
-    sampler = optuna.samplers.NSGAIISampler(
-        population_size=options.population_size,
-        mutation_prob=options.mutation_prob,
-        crossover_prob=options.crossover_prob,
-        seed=experiment.seed,
-    )
-    return _optuna_search(experiment, sampler)
+    return _optuna_search(experiment, NSGAIISampler, options)
 
 
 @register_searcher("tpe", TPEOptions, "Optuna multi-objective TPE baseline")
 def tpe(experiment: Any, options: TPEOptions, run_dir: Any = None) -> Any:
-    import optuna
+    from optuna.samplers import TPESampler
 
-    sampler = optuna.samplers.TPESampler(
-        n_startup_trials=options.n_startup_trials,
-        multivariate=options.multivariate,
-        seed=experiment.seed,
-    )
-    return _optuna_search(experiment, sampler)
+    return _optuna_search(experiment, TPESampler, options)

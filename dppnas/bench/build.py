@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dppnas.atomic import atomic_writer
 from dppnas.bench.enumerate import arch_key, enumerate_architectures
 from dppnas.config import TrainOptions
 from dppnas.data import DataOptions, load_dataset
@@ -240,10 +241,8 @@ class TableBuild:
         }
         out_dir.mkdir(parents=True, exist_ok=True)
         out = out_dir / f"{self.spec.name}.json.gz"
-        tmp = out.with_suffix(".tmp")
-        with gzip.open(tmp, "wt") as f:
+        with atomic_writer(out, binary=True) as raw, gzip.open(raw, "wt") as f:
             json.dump(table, f, separators=(",", ":"))
-        os.replace(tmp, out)
         return out
 
 

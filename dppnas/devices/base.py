@@ -37,6 +37,13 @@ def find_user_file(path: str | Path) -> Path | None:
     return None
 
 
+def file_version(path: Path) -> tuple[int, int, int]:
+    """A cache key of a file's contents: mtime, size and inode (an atomic rewrite is a new inode,
+    so two writes within one coarse mtime tick are still told apart)."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
 class EnergyUnavailableError(DppnasError):
     """Energy of a device cannot be measured or modelled here (never reported as 0)."""
 

@@ -7,6 +7,7 @@ roofline spec YAML (a shipped spec is never modified: give ``--out``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ from dppnas.devices.roofline import (
     spec_names,
     spec_path,
 )
-from dppnas.devices.signatures import layer_signatures
 from dppnas.errors import DppnasError
 from dppnas.spaces import make_space
 
@@ -46,7 +46,7 @@ def measured_parts(
             model = build_deployed(space, arch, input_shape, num_classes)
         except DppnasError as err:
             raise DppnasError(f"{where}:{row}: {err}") from None
-        parts.append(device.parts(layer_signatures(model, input_shape)))
+        parts.append(device.model_parts(model, input_shape))
     return parts
 
 
@@ -81,13 +81,14 @@ def calibrate_device_file(
         parts = measured_parts(
             lut, space_config, archs, shape, num_classes or table.num_classes, str(measurements)
         )
-        table.calibration = fit_calibration(
+        calibration = fit_calibration(
             parts, latencies, min_points=MIN_POINTS, per_family=per_family, source=source
         )
-        table.updated = now_iso()
+        # a new table object: the loaded one is shared by LookupTable.load's cache
+        table = dataclasses.replace(table, calibration=calibration, updated=now_iso())
         target = Path(out or device)
         table.save(target)
-        return target, table.calibration
+        return target, calibration
 
     path = spec_path(device)  # a clear error for an unknown name
     if input_shape is None:
@@ -97,8 +98,8 @@ def calibrate_device_file(
             f"--out: {device!r} is a shipped spec and is not modified; give --out FILE.yaml "
             f"and use it as `spec: FILE.yaml`"
         )
+    # parts are uncalibrated sums: a calibration already in the spec does not enter the fit
     roofline = RooflineDevice("target", RooflineOptions(spec=device))
-    roofline.spec = roofline.spec.model_copy(update={"calibration": None})
     parts = measured_parts(
         roofline, space_config, archs, input_shape, num_classes or 10, str(measurements)
     )

@@ -92,7 +92,7 @@ def rapl_meter(root: Path | None = None) -> RaplMeter | str:
         return f"no RAPL: no package domain under {root}"
     for domain in domains:
         try:
-            int((domain / "energy_uj").read_text().strip())
+            _read_int(domain / "energy_uj")
         except (OSError, ValueError) as err:
             return (
                 f"RAPL not readable: {domain / 'energy_uj'}: "

@@ -10,8 +10,6 @@ rank correlations.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
 import os
 import statistics
 import time
@@ -21,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dppnas.devices.lut import LookupTable, LutDevice
+from dppnas.devices.lut import LookupTable, LutDevice, now_iso
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
 from dppnas.devices.profile import NETWORK_TIMING, build_deployed, sample_architectures
 from dppnas.devices.timing import TimingOptions, fixed_threads, interleaved_medians
@@ -155,7 +153,7 @@ def evaluate_table(
         },
         "measure_seconds": round(time.perf_counter() - started, 1),
         "load_average": {"before": load_before, "after": _load_average()},
-        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "date": now_iso(),
         "networks": [
             {
                 "arch": arch_key(arch),
@@ -168,15 +166,6 @@ def evaluate_table(
         ],
     }
     return result
-
-
-def write_json(result: dict[str, Any], path: str | Path) -> None:
-    """Write ``result`` atomically (temporary file + ``os.replace``)."""
-    from dppnas.atomic import atomic_writer
-
-    with atomic_writer(path) as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
 
 
 def _load_average() -> list[float] | None:

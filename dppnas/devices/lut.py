@@ -13,13 +13,14 @@ its time and run-to-run spread, and the calibration with the networks it was fit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import json
 import statistics
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,10 +28,10 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from torch import nn
 
-from dppnas.devices.base import DeviceOptions, find_user_file
+from dppnas.devices.base import DeviceOptions, file_version, find_user_file
 from dppnas.devices.calibration import Calibration
 from dppnas.devices.layerwise import LayerwiseDevice
-from dppnas.devices.signatures import LayerSignature, layer_signatures
+from dppnas.devices.signatures import LayerSignature
 from dppnas.errors import DppnasError
 
 FORMAT = "dppnas-latency-table"
@@ -39,12 +40,22 @@ VERSION = 1
 
 def space_hash(config: Mapping[str, Any]) -> str:
     """A short stable hash of a space's options (``SearchSpace.config()``)."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    from dppnas.bench.enumerate import arch_key  # canonical sorted JSON
+
+    return hashlib.sha256(arch_key(dict(config)).encode()).hexdigest()[:16]
 
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    """Write ``data`` as indented JSON, atomically (temporary file + ``os.replace``)."""
+    from dppnas.atomic import atomic_writer
+
+    with atomic_writer(path) as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
 
 
 @dataclass
@@ -130,16 +141,7 @@ class LookupTable:
             "timing": self.timing,
             "spaces": self.spaces,
             "calibration": self.calibration.model_dump(mode="json"),
-            "calibration_networks": [
-                {
-                    "space": n.space,
-                    "arch": n.arch,
-                    "measured_ms": n.measured_ms,
-                    "spread": n.spread,
-                    "parts": n.parts,
-                }
-                for n in self.networks
-            ],
+            "calibration_networks": [dataclasses.asdict(n) for n in self.networks],
             "layers": [t.to_json() for t in sorted(self.layers.values(), key=_row_order)],
         }
 
@@ -185,21 +187,18 @@ class LookupTable:
 
     def save(self, path: str | Path) -> None:
         """Write the table as JSON, atomically."""
-        from dppnas.atomic import atomic_writer
-
-        with atomic_writer(path) as f:
-            json.dump(self.to_json(), f, indent=1)
-            f.write("\n")
+        write_json(self.to_json(), path)
 
     @classmethod
     def load(cls, path: str | Path) -> LookupTable:
-        """Read a table written by :meth:`save` (cached per file version)."""
+        """Read a table written by :meth:`save` (cached per file version: the object is shared,
+        so copy it before changing it)."""
         found = find_user_file(path)
         if found is None:
             raise DppnasError(
                 f"{path}: latency table not found (build one with `dppnas profile --out {path}`)"
             )
-        return _load_cached(found, found.stat().st_mtime_ns)
+        return _load_cached(found, file_version(found))
 
 
 def _row_order(t: LayerTiming) -> tuple[str, str]:
@@ -207,7 +206,7 @@ def _row_order(t: LayerTiming) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _load_cached(path: Path, mtime_ns: int) -> LookupTable:
+def _load_cached(path: Path, version: tuple[int, int, int]) -> LookupTable:
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -344,17 +343,7 @@ class LutDevice(LayerwiseDevice):
 
     def latency_ms(self, model: nn.Module, input_shape: tuple[int, int, int]) -> float:
         self.check_input_shape(input_shape)
-        return self.predict_ms(layer_signatures(model, input_shape))
-
-    def parts(self, signatures: Iterable[LayerSignature]) -> dict[str, float]:
-        layers = self.table.layers
-        parts: dict[str, float] = {}
-        for signature in signatures:
-            timing = layers.get(signature.key)
-            ms = timing.ms if timing is not None else self._missing(signature)
-            family = signature.family
-            parts[family] = parts.get(family, 0.0) + ms
-        return parts
+        return super().latency_ms(model, input_shape)
 
     def source(self) -> str:
         m = self.table.machine

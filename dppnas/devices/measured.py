@@ -135,14 +135,19 @@ class MeasuredDevice(DeviceModel):
             x = torch.randn(opts.batch_size, *input_shape)
         return functools.partial(model, x)
 
-    def latency_ms(self, model: nn.Module, input_shape: tuple[int, int, int]) -> float:
+    @contextlib.contextmanager
+    def _running(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Iterator[Callable]:
+        """A :meth:`runner` inside a :meth:`session`; ``model``'s training mode is restored."""
         was_training = model.training
         try:
             with self.session():
-                run = self.runner(model, input_shape)
-                return typical_ms(run, self.options.timing(), cuda=self._cuda_timing)
+                yield self.runner(model, input_shape)
         finally:
             model.train(was_training)
+
+    def latency_ms(self, model: nn.Module, input_shape: tuple[int, int, int]) -> float:
+        with self._running(model, input_shape) as run:
+            return typical_ms(run, self.options.timing(), cuda=self._cuda_timing)
 
     @property
     def _cuda_timing(self) -> bool:
@@ -170,16 +175,11 @@ class MeasuredDevice(DeviceModel):
         if not self.provides_energy:
             return super().energy_mj(model, input_shape)
         meter: EnergyMeter = self._meter  # type: ignore[assignment]
-        was_training = model.training
-        try:
-            with self.session():
-                run = self.runner(model, input_shape)
-                for _ in range(self.options.warmup):
-                    run()
-                sync = torch.cuda.synchronize if self.cuda else None
-                return energy_per_call_mj(run, meter, self.options.energy_min_s, sync)
-        finally:
-            model.train(was_training)
+        with self._running(model, input_shape) as run:
+            for _ in range(self.options.warmup):
+                run()
+            sync = torch.cuda.synchronize if self.cuda else None
+            return energy_per_call_mj(run, meter, self.options.energy_min_s, sync)
 
     # --- description -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import platform
 import random
@@ -33,7 +34,6 @@ from dppnas.devices.lut import (
     space_hash,
 )
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions, cpu_model, gpu_model
-from dppnas.devices.signatures import layer_signatures
 from dppnas.devices.timing import TimingOptions, interleaved_medians, relative_spread
 from dppnas.devices.tracing import TracedLayer, trace_layers
 from dppnas.errors import DppnasError
@@ -98,10 +98,6 @@ def machine_info(device_name: str, options: MeasuredOptions) -> dict[str, Any]:
     }
 
 
-def _timing_json(options: TimingOptions) -> dict[str, Any]:
-    return {k: getattr(options, k) for k in TimingOptions.__dataclass_fields__}
-
-
 def profile_space(
     space: SearchSpace,
     *,
@@ -117,7 +113,8 @@ def profile_space(
     table: LookupTable | None = None,
     log: Log = print,
 ) -> LookupTable:
-    """Profile ``space`` on this machine into a new table, or extend ``table`` (see module doc)."""
+    """Profile ``space`` on this machine into a new table, or into an extended copy of ``table``
+    (see the module doc)."""
     measure = measure or MeasuredOptions()
     if measure.backend != "eager":
         raise DppnasError("profile: only the eager backend can time single layers")
@@ -132,12 +129,13 @@ def profile_space(
     if table is None:
         table = LookupTable(machine=info, input_shape=shape, num_classes=num_classes)
         table.timing = {
-            "layer": _timing_json(layer_timing),
-            "network": _timing_json(network_timing),
+            "layer": dataclasses.asdict(layer_timing),
+            "network": dataclasses.asdict(network_timing),
             "rounds": rounds,
         }
     else:
         _check_extendable(table, shape, info)
+        table = copy.deepcopy(table)  # extend a copy: a loaded table is shared by load's cache
     config = space.config()
     space_key = space_hash(config)
     reference = MeasuredDevice(device_name, measure)
@@ -187,7 +185,7 @@ def profile_space(
     uncalibrated = LutDevice.from_table(table, device_name)
     table.networks = [n for n in table.networks if n.space != space_key]
     for arch, model, per_round in zip(archs, models, medians[len(layers) :], strict=True):
-        parts = uncalibrated.parts(layer_signatures(model, shape))
+        parts = uncalibrated.model_parts(model, shape)
         median = statistics.median(per_round)
         table.networks.append(
             CalibrationNetwork(space_key, arch, median, relative_spread(per_round), parts)

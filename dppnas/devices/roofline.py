@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
-from dppnas.devices.base import DeviceOptions, find_user_file
+from dppnas.devices.base import DeviceOptions, file_version, find_user_file
 from dppnas.devices.calibration import Calibration
 from dppnas.devices.layerwise import LayerwiseDevice
 from dppnas.devices.signatures import LayerSignature
@@ -33,6 +33,8 @@ SPEC_DIR = Path(__file__).with_name("specs")
 
 #: layers that launch no work of their own (views, Python calls): no overhead, no bytes
 _FREE = {"identity", "flatten", "module_call"}
+#: the calibration of a spec without one (built once: queries are on the hot path)
+_UNCALIBRATED = Calibration()
 
 
 class RooflineSpec(BaseModel):
@@ -70,7 +72,7 @@ def spec_path(name_or_path: str) -> Path:
 
 
 @functools.lru_cache(maxsize=64)
-def _load(path: Path, mtime_ns: int) -> RooflineSpec:
+def _load(path: Path, version: tuple[int, int, int]) -> RooflineSpec:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
@@ -84,7 +86,7 @@ def _load(path: Path, mtime_ns: int) -> RooflineSpec:
 def load_spec(name_or_path: str) -> RooflineSpec:
     """The spec called ``name_or_path`` (a shipped name, or a YAML file)."""
     path = spec_path(name_or_path)
-    return _load(path, path.stat().st_mtime_ns)
+    return _load(path, file_version(path))
 
 
 def save_spec(spec: RooflineSpec, path: str | Path) -> None:
@@ -103,20 +105,31 @@ def _elements(shape: tuple[int, ...]) -> int:
     return math.prod(shape) if shape else 0
 
 
+def _c_in(sig: LayerSignature) -> int:
+    return sig.inputs[0][0] if sig.inputs and sig.inputs[0] else 0
+
+
+def _macs_per_output(sig: LayerSignature) -> int | None:
+    """Multiply-accumulates per output element (= weights per output channel) of a conv or
+    linear layer; ``None`` for other ops."""
+    c_in = _c_in(sig)
+    if sig.op in ("conv2d", "condensed_conv"):
+        kh, kw = sig.attr("kernel", (1, 1))
+        used = sig.attr("kept", c_in) if sig.op == "condensed_conv" else c_in
+        return (used // sig.attr("groups", 1)) * kh * kw
+    if sig.op == "linear":
+        return c_in
+    return None
+
+
 def layer_flops(sig: LayerSignature) -> float:
     """Floating-point operations of one layer on one image (a multiply-accumulate = 2)."""
     out = _elements(sig.output)
-    c_in = sig.inputs[0][0] if sig.inputs and sig.inputs[0] else 0
-    if sig.op == "conv2d":
-        kh, kw = sig.attr("kernel", (1, 1))
-        return 2.0 * out * (c_in // sig.attr("groups", 1)) * kh * kw
-    if sig.op == "condensed_conv":
-        kh, kw = sig.attr("kernel", (1, 1))
-        return 2.0 * out * (sig.attr("kept", c_in) // sig.attr("groups", 1)) * kh * kw
+    macs = _macs_per_output(sig)
+    if macs is not None:
+        return 2.0 * out * macs
     if sig.op == "batch_norm":
         return 2.0 * out  # inference: one scale and one shift per element
-    if sig.op == "linear":
-        return 2.0 * out * c_in
     if sig.op in ("max_pool2d", "avg_pool2d"):
         kh, kw = sig.attr("kernel", (1, 1))
         return float(out * kh * kw)
@@ -128,18 +141,11 @@ def layer_flops(sig: LayerSignature) -> float:
 
 
 def _weights(sig: LayerSignature) -> int:
-    c_in = sig.inputs[0][0] if sig.inputs and sig.inputs[0] else 0
-    c_out = sig.output[0] if sig.output else 0
-    if sig.op == "conv2d":
-        kh, kw = sig.attr("kernel", (1, 1))
-        return c_out * (c_in // sig.attr("groups", 1)) * kh * kw
-    if sig.op == "condensed_conv":
-        kh, kw = sig.attr("kernel", (1, 1))
-        return c_out * (sig.attr("kept", c_in) // sig.attr("groups", 1)) * kh * kw
+    macs = _macs_per_output(sig)
+    if macs is not None:
+        return (sig.output[0] if sig.output else 0) * macs
     if sig.op == "batch_norm":
-        return 2 * c_in
-    if sig.op == "linear":
-        return c_in * c_out
+        return 2 * _c_in(sig)
     return 0
 
 
@@ -202,13 +208,18 @@ class RooflineDevice(LayerwiseDevice):
             if getattr(self.options, k) is not None
         }
         self.spec = base.model_copy(update=overrides)
+        self._layer_ms: dict[str, float] = {}  # by signature key: queries repeat layers
 
     @property
     def calibration(self) -> Calibration:
-        return self.spec.calibration or Calibration()
+        return self.spec.calibration or _UNCALIBRATED
 
     def layer_ms(self, signature: LayerSignature) -> float:
-        return layer_time_s(signature, self.spec, self.options.batch_size) * 1e3
+        ms = self._layer_ms.get(signature.key)
+        if ms is None:
+            ms = layer_time_s(signature, self.spec, self.options.batch_size) * 1e3
+            self._layer_ms[signature.key] = ms
+        return ms
 
     @property
     def provides_energy(self) -> bool:

@@ -102,11 +102,6 @@ def _cuda_call_ms(fn: Callable[[], object]) -> float:
     return float(start.elapsed_time(end))
 
 
-def call_timer(cuda: bool = False) -> Callable[[Callable[[], object]], float]:
-    """A function timing one call in ms: ``perf_counter`` on CPU, CUDA events on a GPU."""
-    return _cuda_call_ms if cuda else _cpu_call_ms
-
-
 def typical_ms(
     fn: Callable[[], object], options: TimingOptions = TimingOptions(), cuda: bool = False
 ) -> float:
@@ -119,7 +114,7 @@ def sample_ms(
     fn: Callable[[], object], options: TimingOptions = TimingOptions(), cuda: bool = False
 ) -> list[float]:
     """The timed calls (ms each) that :func:`typical_ms` summarises."""
-    timer = call_timer(cuda)
+    timer = _cuda_call_ms if cuda else _cpu_call_ms  # one call, in ms
     for _ in range(options.warmup):
         fn()
     if cuda:

@@ -1,6 +1,6 @@
 """Pareto tooling: objectives, the archive, indicators (moocore) and selection of the best k."""
 
-from dppnas.pareto.archive import ArchiveEntry, ParetoArchive
+from dppnas.pareto.archive import ARCHIVE_FILE, ArchiveEntry, ParetoArchive
 from dppnas.pareto.indicators import (
     crowding_distance,
     hypervolume,
@@ -8,7 +8,7 @@ from dppnas.pareto.indicators import (
     non_dominated_rank,
     to_minimisation,
 )
-from dppnas.pareto.objectives import Objective, has_objectives, non_dominated_mask, objective_matrix
+from dppnas.pareto.objectives import Objective, non_dominated_mask, objective_values
 from dppnas.pareto.selection import (
     epsilon_net_order,
     rank_and_crowding_order,
@@ -18,17 +18,17 @@ from dppnas.pareto.selection import (
 )
 
 __all__ = [
+    "ARCHIVE_FILE",
     "ArchiveEntry",
     "Objective",
     "ParetoArchive",
     "crowding_distance",
     "epsilon_net_order",
-    "has_objectives",
     "hypervolume",
     "igd_plus",
     "non_dominated_mask",
     "non_dominated_rank",
-    "objective_matrix",
+    "objective_values",
     "rank_and_crowding_order",
     "select_by_epsilon_net",
     "select_by_rank_and_crowding",

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,11 +23,12 @@ from numpy.typing import ArrayLike
 from dppnas.atomic import atomic_writer
 from dppnas.errors import DppnasError
 from dppnas.pareto import indicators
-from dppnas.pareto.objectives import Objective
+from dppnas.pareto.objectives import Objective, objective_values
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+ARCHIVE_FILE = "pareto.json"  # its name in a run folder
 
 
 @dataclass
@@ -55,21 +54,6 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, A
     return flat
 
 
-def objective_values(
-    metrics: Mapping[str, Any], objectives: Sequence[Objective]
-) -> list[float] | None:
-    """The objective values in order, or None when one is missing or not a finite number."""
-    values = []
-    for o in objectives:
-        value = metrics.get(o.metric)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            return None
-        if not math.isfinite(value):
-            return None
-        values.append(float(value))
-    return values
-
-
 class ParetoArchive:
     """Final results, their non-dominated front and its indicators, over ``objectives``.
 
@@ -89,6 +73,8 @@ class ParetoArchive:
         self._front_ids: list[str] = []
         self._front_set: set[str] = set()
         self._front_rows = np.zeros((0, len(self.objectives)))
+        self._sorted_front: list[ArchiveEntry] | None = None  # caches, reset with the front
+        self._hypervolume: float | None = None
         if self.path is not None and self.path.exists():
             self._load_into(self.path)
 
@@ -153,8 +139,11 @@ class ParetoArchive:
     def _update_front(self, trial_id: str, row: np.ndarray) -> None:
         # The new front is the non-dominated part of (old front + new point): whatever the old
         # front dominated stays dominated. Weak non-dominance keeps duplicates on the front.
+        # A dominated newcomer dominates no front point (dominance is transitive): no change.
         rows = np.vstack([self._front_rows, row])
         mask = moocore.is_nondominated(rows, keep_weakly=True)
+        if not mask[-1]:
+            return
         self._set_front([*self._front_ids, trial_id], rows, mask)
 
     def _rebuild_front(self) -> None:
@@ -168,6 +157,8 @@ class ParetoArchive:
         self._front_ids = [t for t, keep in zip(ids, mask, strict=True) if keep]
         self._front_rows = rows[mask]
         self._front_set = set(self._front_ids)
+        self._sorted_front = None
+        self._hypervolume = None
 
     # ---- views ----
 
@@ -192,10 +183,12 @@ class ParetoArchive:
 
     def front(self) -> list[ArchiveEntry]:
         """The non-dominated final results, best first by the first objective."""
-        first = self.objectives[0]
-        front = [self._entries[t] for t in self._front_ids]
-        front.sort(key=lambda e: e.metrics[first.metric], reverse=first.mode == "max")
-        return front
+        if self._sorted_front is None:
+            first = self.objectives[0]
+            front = [self._entries[t] for t in self._front_ids]
+            front.sort(key=lambda e: e.metrics[first.metric], reverse=first.mode == "max")
+            self._sorted_front = front
+        return list(self._sorted_front)
 
     def points(self, front_only: bool = False) -> np.ndarray:
         """Objective values ``(n, m)`` of the final results (or the front), own directions."""
@@ -211,10 +204,12 @@ class ParetoArchive:
         Objectives are turned to minimisation; the unit is the product of the objectives'
         units (e.g. accuracy x ms). Points not strictly better than the reference add nothing.
         """
-        if len(self._front_rows) == 0:
-            return 0.0
-        ref = indicators.to_minimisation(self.reference_point, self.maximise)
-        return float(moocore.hypervolume(self._front_rows, ref=ref))
+        if self._hypervolume is None:  # computed once per change of the front
+            self._hypervolume = 0.0
+            if len(self._front_rows):
+                ref = indicators.to_minimisation(self.reference_point, self.maximise)
+                self._hypervolume = float(moocore.hypervolume(self._front_rows, ref=ref))
+        return self._hypervolume
 
     def igd_plus(self, reference_front: ArrayLike) -> float:
         """IGD+ of the front to a known ``reference_front`` (rows in objective order, own units)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -24,13 +26,24 @@ class Objective(BaseModel):
     ref: float
 
 
-def objective_matrix(
-    rows: Sequence[Mapping[str, Any]], objectives: Sequence[Objective]
-) -> np.ndarray:
-    """Stack each row's objective values into an (n, m) float array, in objective order."""
-    return np.array([[float(r[o.metric]) for o in objectives] for r in rows], dtype=float).reshape(
-        len(rows), len(objectives)
-    )
+def finite_values(metrics: Mapping[str, Any], names: Sequence[str]) -> list[float] | None:
+    """The values of ``names`` in order, or None when one is missing or not a finite number."""
+    values = []
+    for name in names:
+        value = metrics.get(name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return None
+        if not math.isfinite(value):
+            return None
+        values.append(float(value))
+    return values
+
+
+def objective_values(
+    metrics: Mapping[str, Any], objectives: Sequence[Objective]
+) -> list[float] | None:
+    """The objective values in order, or None when one is missing or not a finite number."""
+    return finite_values(metrics, [o.metric for o in objectives])
 
 
 def non_dominated_mask(points: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray:
@@ -39,12 +52,3 @@ def non_dominated_mask(points: np.ndarray, objectives: Sequence[Objective]) -> n
         return np.zeros(0, dtype=bool)
     maximise = [o.mode == "max" for o in objectives]
     return np.asarray(moocore.is_nondominated(points, maximise=maximise, keep_weakly=True))
-
-
-def has_objectives(row: Mapping[str, Any], objectives: Sequence[Objective]) -> bool:
-    """Whether ``row`` has a finite value for every objective."""
-    for o in objectives:
-        value = row.get(o.metric)
-        if not isinstance(value, int | float) or not np.isfinite(value):
-            return False
-    return True

@@ -17,6 +17,7 @@ from typing import Any
 
 from dppnas.atomic import atomic_writer
 from dppnas.errors import DppnasError
+from dppnas.pareto.archive import flatten_metrics
 
 REFERENCES_FILE = "references.json"
 
@@ -65,16 +66,9 @@ def train_reference(config: Mapping[str, Any], arch: Mapping[str, Any]) -> dict[
     trainer = Trainer(model, data, options, seed=seed)
     while trainer.epoch < options.epochs:
         trainer.train_epoch()
-    metrics: dict[str, Any] = {
-        "accuracy": trainer.evaluate("val"),
-        "test_accuracy": trainer.evaluate("test"),
-        "params": costs["params"],
-        "flops": costs["flops"],
-    }
-    for kind in ("latency", "energy"):
-        for device, value in costs.get(kind, {}).items():
-            metrics[f"{kind}/{device}"] = value
-    return metrics
+    return flatten_metrics(
+        {"accuracy": trainer.evaluate("val"), "test_accuracy": trainer.evaluate("test"), **costs}
+    )
 
 
 def references(
@@ -96,7 +90,6 @@ def references(
         metrics = train_reference({**recipe, "arch": arch}, arch)
         cache[name] = {"arch": arch, "recipe": key_recipe, "metrics": metrics}
         rows.append((name, metrics))
-    out.mkdir(parents=True, exist_ok=True)
     with atomic_writer(cache_path) as handle:
         json.dump(cache, handle, indent=1)
     return rows

@@ -13,9 +13,10 @@ from typing import Any
 
 from dppnas.errors import DppnasError
 from dppnas.pareto import ArchiveEntry, Objective
-from dppnas.results.figures import pair_figure
+from dppnas.pareto.plot import front_figure
 from dppnas.results.run import RunResults
 from dppnas.results.summary import BudgetPick, budget_picks, knee_index
+from dppnas.tuning.front import fmt_cell, text_table
 
 EXTRA_COLUMNS = ("params", "flops", "test_accuracy")
 
@@ -45,12 +46,6 @@ def _describe(entry: ArchiveEntry) -> str:
         return ""
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
 def front_rows(run: RunResults, knee: ArchiveEntry | None) -> tuple[list[str], list[list[str]]]:
     """Columns and rows of the front table (rank 0 = best on the first objective)."""
     metrics = [o.metric for o in run.archive.objectives]
@@ -58,19 +53,11 @@ def front_rows(run: RunResults, knee: ArchiveEntry | None) -> tuple[list[str], l
     columns = ["rank", "trial", *metrics, "knee", "architecture"]
     rows = [
         [str(rank), e.trial_id]
-        + [_fmt(e.metrics.get(m)) for m in metrics]
+        + [fmt_cell(e.metrics.get(m)) for m in metrics]
         + ["*" if e is knee else "", _describe(e)]
         for rank, e in enumerate(run.front())
     ]
     return columns, rows
-
-
-def text_table(columns: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def summarise(run: RunResults) -> Report:
@@ -122,12 +109,17 @@ def write_report(run: RunResults, out: Path, with_references: bool = False) -> t
     for x, y in itertools.combinations(range(len(objectives)), 2):
         names = [_slug(objectives[i].metric) for i in (x, y)]
         path = out / f"front_{names[0]}_vs_{names[1]}.png"
-        pair_figure(run.archive, x, y, knee=report.knee, references=refs).savefig(path)
+        title = f"{len(run.archive.entries)} final trials"
+        figure = front_figure(
+            run.archive, title, x, y, partial=False, knee=report.knee, references=refs
+        )
+        figure.savefig(path)
         report.plots.append(path)
 
     accuracy = accuracy_objective(objectives).metric
     lines = [_budget_line(p, e, accuracy) for p, e in report.budgets]
     lines += [_reference_line(name, metrics, objectives) for name, metrics in refs]
+    table = text_table(columns, rows)
     knee = "none (empty front)"
     if report.knee is not None:
         knee = f"trial {report.knee.trial_id} (rank {report.front.index(report.knee)})"
@@ -136,13 +128,13 @@ def write_report(run: RunResults, out: Path, with_references: bool = False) -> t
             f"{run.path}: {len(run.archive.entries)} final trials, "
             f"{len(run.archive.partial)} partial, front of {len(report.front)}, "
             f"hypervolume {run.archive.hypervolume():.4g}",
-            text_table(columns, rows),
+            table,
             f"knee: {knee}",
             *lines,
         ]
     )
     html_path = out / "report.html"
-    html_path.write_text(_html(run, text_table(columns, rows), knee, lines, report.plots))
+    html_path.write_text(_html(run, table, knee, lines, report.plots))
     report.files += [*report.plots, html_path]
     return report, text
 
@@ -152,14 +144,14 @@ def _budget_line(pick: BudgetPick, entry: ArchiveEntry | None, accuracy: str) ->
     if entry is None:
         return head + "nothing fits"
     return (
-        f"{head}trial {entry.trial_id}, {accuracy} {_fmt(entry.metrics[accuracy])}, "
-        f"{pick.cost} {_fmt(entry.metrics[pick.cost])}"
+        f"{head}trial {entry.trial_id}, {accuracy} {fmt_cell(entry.metrics[accuracy])}, "
+        f"{pick.cost} {fmt_cell(entry.metrics[pick.cost])}"
     )
 
 
 def _reference_line(name: str, metrics: dict[str, Any], objectives: list[Objective]) -> str:
-    values = ", ".join(f"{o.metric} {_fmt(metrics.get(o.metric))}" for o in objectives)
-    return f"reference {name} (same recipe): {values}, params {_fmt(metrics.get('params'))}"
+    values = ", ".join(f"{o.metric} {fmt_cell(metrics.get(o.metric))}" for o in objectives)
+    return f"reference {name} (same recipe): {values}, params {fmt_cell(metrics.get('params'))}"
 
 
 def _slug(metric: str) -> str:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from dppnas.errors import DppnasError
-from dppnas.pareto import ArchiveEntry, ParetoArchive
-
-ARCHIVE_FILE = "pareto.json"
+from dppnas.pareto import ARCHIVE_FILE, ArchiveEntry, ParetoArchive
 
 
 @dataclass
@@ -45,13 +44,16 @@ class RunResults:
 
     def checkpoint(self, trial_id: str) -> Path:
         """The trial's latest checkpoint folder (``trial_<id>/checkpoint_*``)."""
-        trial_dir = self.path / f"trial_{trial_id}"
+        from dppnas.train import MODEL_FILE
+        from dppnas.tuning.tuner import trial_dirname
+
+        trial_dir = self.path / trial_dirname(SimpleNamespace(trial_id=trial_id))
         checkpoints = sorted(trial_dir.glob("checkpoint_*")) if trial_dir.is_dir() else []
-        checkpoints = [c for c in checkpoints if (c / "model.pt").is_file()]
+        checkpoints = [c for c in checkpoints if (c / MODEL_FILE).is_file()]
         if not checkpoints:
             raise DppnasError(
                 f"{self.path}: the run has no checkpoint for trial {trial_id} "
-                f"(no {trial_dir.name}/checkpoint_*/model.pt)"
+                f"(no {trial_dir.name}/checkpoint_*/{MODEL_FILE})"
             )
         return checkpoints[-1]
 

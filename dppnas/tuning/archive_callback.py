@@ -21,11 +21,10 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.utils import flatten_dict
 
-from dppnas.pareto import Objective, ParetoArchive
+from dppnas.pareto import ARCHIVE_FILE, Objective, ParetoArchive
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_FILE = "pareto.json"
 CSV_FILE = "pareto.csv"
 PLOT_FILE = "pareto.png"
 HPARAMS_SUBDIR = "hparams"
@@ -129,11 +128,12 @@ class ParetoArchiveCallback(Callback):
         if not result:
             log.info("Pareto archive: trial %s ended without a result", trial.trial_id)
             return
-        archive = self._open(self._folder(trial))
+        folder = self._folder(trial)
+        archive = self._open(folder)
         metrics = {k: v for k, v in flatten_dict(result).items() if not k.startswith("config/")}
         final = bool(metrics.get("final", True))
         archive.add(trial.trial_id, dict(trial.config or {}), metrics, final=final)
-        archive.write_csv(archive.path.with_suffix(".csv"))
+        archive.write_csv(folder / CSV_FILE)
         completed = self._completed()
         self._scalars(completed)
         if self.plot_every and completed % self.plot_every == 0:

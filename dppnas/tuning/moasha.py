@@ -9,7 +9,6 @@ metric/mode stay None). The rung decision itself lives in :mod:`dppnas.tuning.ru
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 import pickle
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from dppnas.pareto.objectives import finite_values
 from dppnas.pareto.selection import Selection
 from dppnas.tuning.rungs import STOP, Rungs, rung_milestones
 
@@ -56,7 +56,6 @@ class MOASHA(FIFOScheduler):
             raise ValueError(f"grace_period ({grace_period}) must be <= max_t ({max_t})")
         self._time_attr = time_attr
         self._max_t = max_t
-        self._grace_period = grace_period
         self._reduction_factor = reduction_factor
         self._selection: Selection = selection
         self._milestones = rung_milestones(grace_period, reduction_factor, max_t)
@@ -141,15 +140,8 @@ class MOASHA(FIFOScheduler):
         t = result.get(self._time_attr)
         if isinstance(t, bool) or not isinstance(t, numbers.Real):
             return None, None
-        vector = []
-        for name in self._metrics:
-            value = result.get(name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                return float(t), None
-            if not math.isfinite(value):
-                return float(t), None
-            vector.append(float(value))
-        return float(t), vector if self._metrics else None
+        vector = finite_values(result, self._metrics) if self._metrics else None
+        return float(t), vector
 
     # ---- state ----
 

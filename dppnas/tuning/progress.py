@@ -13,16 +13,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+import numpy as np
 from ray.tune import Callback
 from ray.tune.utils import flatten_dict
 
-from dppnas.pareto import (
-    Objective,
-    has_objectives,
-    hypervolume,
-    non_dominated_mask,
-    objective_matrix,
-)
+from dppnas.pareto import Objective, hypervolume, non_dominated_mask, objective_values
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +50,37 @@ class ProgressCallback(Callback):
         state["_stream"] = None
         return state
 
-    def _final_points(self) -> Any:
-        rows = [
-            m for m in self.done.values() if m.get("final") and has_objectives(m, self.objectives)
-        ]
-        return objective_matrix(rows, self.objectives)
+    _summary: tuple[int, float] | None = None  # (front size, hypervolume), reset on completion
+
+    def _front_summary(self) -> tuple[int, float]:
+        """Front size and hypervolume of the final results, computed once per completion."""
+        if self._summary is None:
+            rows = [
+                values
+                for m in self.done.values()
+                if m.get("final") and (values := objective_values(m, self.objectives)) is not None
+            ]
+            points = np.array(rows, dtype=float).reshape(len(rows), len(self.objectives))
+            front = points[non_dominated_mask(points, self.objectives)]
+            ref = [o.ref for o in self.objectives]
+            maximise = [o.mode == "max" for o in self.objectives]
+            self._summary = (len(front), hypervolume(front, ref, maximise))
+        return self._summary
 
     def front_size(self) -> int:
-        points = self._final_points()
-        return int(non_dominated_mask(points, self.objectives).sum()) if len(points) else 0
+        return self._front_summary()[0]
 
     def hypervolume(self) -> float:
         """Hypervolume of the final results against the objectives' declared ``ref``."""
-        return hypervolume(
-            self._final_points(),
-            [o.ref for o in self.objectives],
-            [o.mode == "max" for o in self.objectives],
-        )
+        return self._front_summary()[1]
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
+        size, hv = self._front_summary()
         return (
             f"[{elapsed:7.1f}s] trials {len(self.done)}/{self.total} done, "
-            f"{len(self.running)} running, {len(self.errored)} errored | front {self.front_size()}"
-            f" | hv {self.hypervolume():.4g}"
+            f"{len(self.running)} running, {len(self.errored)} errored | front {size}"
+            f" | hv {hv:.4g}"
         )
 
     def _show(self, completed: bool) -> None:
@@ -100,6 +102,7 @@ class ProgressCallback(Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
         self.done[trial.trial_id] = flatten_dict(dict(trial.last_result or {}))
+        self._summary = None
         self._show(completed=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

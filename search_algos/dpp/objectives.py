@@ -51,6 +51,7 @@ from torch import nn
 
 from dppnas.complexity import count_flops, count_params
 from dppnas.devices import DeviceModel
+from dppnas.devices.layerwise import LayerwiseDevice
 from dppnas.errors import DppnasError
 from dppnas.nn import DenseCell, deploy, make_norm, make_op
 from dppnas.spaces import Cell, DppSpace
@@ -107,14 +108,6 @@ def conv_flops(module: nn.Module, height: int, width: int) -> int:
                 raise ValueError(f"conv_flops expects stride-1 'same' convs, got {sub}")
             total += 2 * height * width * sub.weight.numel()
     return total
-
-
-def _per_layer(device: DeviceModel) -> bool:
-    """Whether ``device`` is a calibrated sum over layers (``lut``, ``roofline``)."""
-    calibration = getattr(device, "calibration", None)
-    return callable(getattr(device, "model_parts", None)) and callable(
-        getattr(calibration, "apply", None)
-    )
 
 
 def _add(total: Sequence[Any], values: Sequence[Any], sign: float = 1.0) -> list[Any]:
@@ -300,7 +293,7 @@ class CellCosts:
             else:
                 kind, _, name = metric.partition("/")
                 device = self.devices[name]
-                if kind == "latency" and parts and _per_layer(device):
+                if kind == "latency" and parts and isinstance(device, LayerwiseDevice):
                     values.append(dict(device.model_parts(model, input_shape)))
                 elif kind == "latency":
                     values.append(float(device.latency_ms(model, input_shape)))

@@ -7,11 +7,12 @@ Architectures", ECCV 2018), after PNAS (Liu et al., ECCV 2018):
    (non-dominated sorting, then crowding distance) when ``k0`` is smaller.
 2. Each next step fits the accuracy surrogate (:mod:`.surrogate`) on every *final*
    ``(cell, accuracy)`` seen so far, expands every cell kept by the previous step by one
-   ``(norm, conv)`` pair over all ops (:mod:`.expansion`; cells already trained are left out),
-   predicts the accuracy of all candidates in one batched pass, computes their device
-   objectives without training (:mod:`.objectives`) and keeps ``k`` by NSGA-II ranking on
-   (predicted accuracy, device objectives) (:mod:`.selection`). The ``k`` are suggested; when
-   all have completed, the next step starts. After ``max_depth`` the searcher is finished.
+   ``(norm, conv)`` pair over all ops (:mod:`.expansion`; each step's cells are one layer
+   deeper than any trained before, so none is suggested twice), predicts the accuracy of all
+   candidates in one batched pass, computes their device objectives without training
+   (:mod:`.objectives`) and keeps ``k`` by NSGA-II ranking on (predicted accuracy, device
+   objectives) (:mod:`.selection`). The ``k`` are suggested; when all have completed, the
+   next step starts. After ``max_depth`` the searcher is finished.
 
 Variants: ``selection="accuracy"`` is DPP-Net-PNAS (predicted accuracy alone); one device
 objective is DPP-Net-Device; several devices plus size is DPP-Net-Panacea.
@@ -170,7 +171,6 @@ class DPPNetSearcher(Searcher):
         # search state
         self._step: _Step | None = None
         self._pending: dict[str, Cell] = {}
-        self._trained: set[Cell] = set()
         self.observations: list[Observation] = []
         self.history: list[StepRecord] = []
         self._finished = False
@@ -182,8 +182,8 @@ class DPPNetSearcher(Searcher):
     # --- configuration --------------------------------------------------------------------
 
     def _set_space(self, space: DppSpace | Mapping[str, Any]) -> None:
-        if not isinstance(space, DppSpace):
-            space = make_space(space) if isinstance(space, Mapping) else space
+        if isinstance(space, Mapping):
+            space = make_space(space)
         if not isinstance(space, DppSpace):
             raise DppnasError(
                 f"the DPP-Net searcher needs the 'dpp' cell space, got {type(space).__name__}"
@@ -313,7 +313,6 @@ class DPPNetSearcher(Searcher):
                 cell = self._next_candidate()
                 if cell is not None:
                     self._pending[trial_id] = cell
-                    self._trained.add(cell)
                     return {"arch": self.space.encode(cell)}
             if self._pending:
                 return None  # the step's trials are running
@@ -350,19 +349,17 @@ class DPPNetSearcher(Searcher):
 
     def _next_candidate(self) -> Cell | None:
         step = self._step
-        while step.cursor < len(step.queue):
-            cell = step.queue[step.cursor]
-            step.cursor += 1
-            if cell not in self._trained:
-                return cell
-        return None
+        if step.cursor >= len(step.queue):
+            return None
+        step.cursor += 1
+        return step.queue[step.cursor - 1]
 
     def _start_step(self, depth: int) -> None:
         start = time.perf_counter()
         o = self.space.options
         fit_seconds = 0.0
         if depth == 1:
-            candidates = [c for c in root_cells(o.norms, o.convs) if c not in self._trained]
+            candidates = root_cells(o.norms, o.convs)
             target = len(candidates) if self.k0 is None else min(self.k0, len(candidates))
             predicted = None
             if target < len(candidates):
@@ -377,7 +374,7 @@ class DPPNetSearcher(Searcher):
         else:
             fit_seconds = self._fit_surrogate()
             parents = self._kept_cells()
-            candidates = expand(parents, o.norms, o.convs, exclude=self._trained)
+            candidates = expand(parents, o.norms, o.convs)
             target = min(self.k, len(candidates))
             predicted = self._predict(candidates)
             costs = (
@@ -482,7 +479,6 @@ class DPPNetSearcher(Searcher):
                 "started": step.started,
             },
             "pending": {tid: c.tokens() for tid, c in self._pending.items()},
-            "trained": sorted(c.tokens() for c in self._trained),
             "observations": [
                 {"cell": o.cell.tokens(), "step": o.step, "values": o.values, "final": o.final}
                 for o in self.observations
@@ -525,7 +521,6 @@ class DPPNetSearcher(Searcher):
             )
         )
         self._pending = {tid: Cell.from_tokens(t) for tid, t in state["pending"].items()}
-        self._trained = {Cell.from_tokens(t) for t in state["trained"]}
         self.observations = [
             Observation(Cell.from_tokens(o["cell"]), o["step"], dict(o["values"]), o["final"])
             for o in state["observations"]

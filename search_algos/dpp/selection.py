@@ -63,9 +63,9 @@ def candidate_order(
         return np.arange(n)
     points = np.hstack(columns)
     if points.shape[1] == 1:
-        # One objective: the fronts are the distinct values, best first. Sorted here because
-        # moocore 0.3's pareto_rank negates a single column whenever ``maximise`` is a
-        # non-empty list, even [False] (it tests the list's truth), reversing the order.
+        # One objective: the fronts are the distinct values, best first, and ties keep the
+        # input order. rank_and_crowding_order would rank the same fronts but put the two ends
+        # of a run of tied values first (infinite crowding distance), reordering the ties.
         values = -points[:, 0] if maximise[0] else points[:, 0]
         return np.argsort(values, kind="stable")
     return rank_and_crowding_order(points, maximise)

@@ -17,8 +17,7 @@ observations give the same weights: a restored searcher continues identically.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
+from dppnas.devices.timing import fixed_threads
 from dppnas.spaces import Cell
 
 
@@ -122,7 +122,7 @@ class AccuracySurrogate:
         tokens, lengths = self.encode(cells)
         o = self.options
         members = []
-        with torch_threads(o.threads):
+        with fixed_threads(o.threads):
             for m in range(o.ensemble):
                 members.append(self._fit_member(m, tokens, lengths, target))
         self.members = members
@@ -155,7 +155,7 @@ class AccuracySurrogate:
         if not cells:
             return np.zeros(0), np.zeros(0)
         tokens, lengths = self.encode(cells)
-        with torch_threads(self.options.threads):
+        with fixed_threads(self.options.threads):
             outputs = torch.stack([member(tokens, lengths) for member in self.members])
         outputs = outputs.double() * self.scale + self.mean
         std = outputs.std(0, unbiased=False) if len(self.members) > 1 else torch.zeros(len(cells))
@@ -183,20 +183,6 @@ class AccuracySurrogate:
         self.mean = float(state["mean"])
         self.scale = float(state["scale"])
         self.fits = int(state["fits"])
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch intra-op threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    if previous == threads:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _member_seed(seed: int, fit: int, member: int) -> int:

@@ -75,13 +75,18 @@ def space_from_param_space(param_space: Mapping[str, Any]) -> ControllerSpace:
     q)`` gives the multiples of ``q`` in ``[lo, hi]``. Continuous domains, ``sample_from`` and
     ``grid_search`` raise a ``ValueError`` naming the key.
     """
+    return ControllerSpace(_decisions(param_space))
+
+
+def _decisions(param_space: Mapping[str, Any]) -> tuple[ControllerDecision, ...]:
+    """The decisions of :func:`space_from_param_space`; empty when it has no domain."""
     from ray.tune.search.variant_generator import parse_spec_vars
 
     _, domain_vars, grid_vars = parse_spec_vars(dict(param_space))
-    for path, _ in grid_vars:
+    if grid_vars:
         raise ValueError(
-            f"param_space key {_key(path)!r} is a grid_search; MONAS needs categorical domains "
-            f"(use tune.choice([...]) instead)"
+            f"param_space key {_key(grid_vars[0][0])!r} is a grid_search; MONAS needs "
+            f"categorical domains (use tune.choice([...]) instead)"
         )
     decisions = []
     for path, domain in domain_vars:
@@ -91,7 +96,7 @@ def space_from_param_space(param_space: Mapping[str, Any]) -> ControllerSpace:
                 f"domains in (nested) dicts only"
             )
         decisions.append(ControllerDecision(tuple(path), _choices(_key(path), domain)))
-    return ControllerSpace(tuple(decisions))
+    return tuple(decisions)
 
 
 def space_from_search_space(space: Any) -> ControllerSpace:
@@ -122,9 +127,8 @@ def check_param_space(space: ControllerSpace, param_space: Mapping[str, Any]) ->
     Tune leaves any key its searcher does not return unresolved (DESIGN section 7), so a
     searcher built on one space must not be run on a param_space with other domains.
     """
-    given = space_from_param_space(param_space) if _has_domains(param_space) else None
     ours = {d.path: d for d in space.decisions}
-    for decision in given.decisions if given else ():
+    for decision in _decisions(param_space):
         mine = ours.get(decision.path)
         if mine is None:
             raise ValueError(
@@ -137,13 +141,6 @@ def check_param_space(space: ControllerSpace, param_space: Mapping[str, Any]) ->
                 f"param_space key {decision.name!r} has choices {list(decision.choices)}, the "
                 f"searcher's space {list(mine.choices)}; build both from the same space"
             )
-
-
-def _has_domains(param_space: Mapping[str, Any]) -> bool:
-    from ray.tune.search.variant_generator import parse_spec_vars
-
-    _, domain_vars, grid_vars = parse_spec_vars(dict(param_space))
-    return bool(domain_vars or grid_vars)
 
 
 def _choices(key: str, domain: Any) -> tuple[Any, ...]:

@@ -11,28 +11,12 @@ policy from collapsing early.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 #: weights start uniform in [-0.08, 0.08] (Zoph & Le, 2017)
 INIT_RANGE = 0.08
-
-
-@contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run torch ops on one thread: the controller's tensors are tiny, and on a busy machine
-    (trials training on every core) a multi-threaded update is ~30x slower (measured)."""
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class Controller(nn.Module):
@@ -80,29 +64,38 @@ class Controller(nn.Module):
             logits = self.tanh_constant * torch.tanh(logits)
         return logits
 
-    def _steps(self, actions: torch.Tensor | None, batch: int, generator: torch.Generator | None):
-        """Run the LSTM over all decisions; yield (t, logits, action taken at t).
+    def _steps(
+        self,
+        batch: int,
+        actions: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        greedy: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Run the LSTM over all decisions; yield (logits, action taken) per decision.
 
-        ``actions`` (batch, T) teacher-forces the choices; otherwise each is sampled from the
-        policy with ``generator``.
+        ``actions`` (batch, T) teacher-forces the choices; otherwise each is the most likely
+        choice (``greedy``) or is sampled from the policy with ``generator``.
         """
         x = torch.zeros(batch, self.hidden_size)
         state = None
         for t in range(self.num_decisions):
             state = self.lstm(x, state)
             logits = self._logits(t, state[0])
-            if actions is None:
-                probs = torch.softmax(logits, dim=-1)
-                action = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            else:
+            if actions is not None:
                 action = actions[:, t]
-            yield t, logits, action
+            else:
+                probs = torch.softmax(logits, dim=-1)
+                if greedy:
+                    action = probs.argmax(dim=-1)
+                else:
+                    action = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            yield logits, action
             x = self.embeddings[t](action)
 
     @torch.no_grad()
     def sample(self, generator: torch.Generator) -> list[int]:
         """One architecture: a choice index per decision, drawn from the policy."""
-        return [int(a) for _, _, a in self._steps(None, 1, generator)]
+        return [int(a) for _, a in self._steps(1, generator=generator)]
 
     def log_prob_and_entropy(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per architecture of ``actions`` (batch, T): ``sum_t log pi(a_t | a_<t)`` and the sum
@@ -110,7 +103,7 @@ class Controller(nn.Module):
         actions = torch.as_tensor(actions, dtype=torch.long)
         log_prob = torch.zeros(actions.shape[0])
         entropy = torch.zeros(actions.shape[0])
-        for _, logits, action in self._steps(actions, actions.shape[0], None):
+        for logits, action in self._steps(actions.shape[0], actions):
             log_p = torch.log_softmax(logits, dim=-1)
             log_prob = log_prob + log_p.gather(1, action[:, None]).squeeze(1)
             entropy = entropy - (log_p.exp() * log_p).sum(dim=-1)
@@ -123,13 +116,6 @@ class Controller(nn.Module):
         With ``actions`` the prefix is those choices; without, it is the most likely choice at
         every step (the greedy architecture).
         """
-        probs: list[torch.Tensor] = []
-        x = torch.zeros(1, self.hidden_size)
-        state = None
-        for t in range(self.num_decisions):
-            state = self.lstm(x, state)
-            p = torch.softmax(self._logits(t, state[0]), dim=-1)[0]
-            probs.append(p)
-            action = int(p.argmax()) if actions is None else int(actions[t])
-            x = self.embeddings[t](torch.tensor([action]))
-        return probs
+        forced = None if actions is None else torch.tensor([[int(a) for a in actions]])
+        steps = self._steps(1, forced, greedy=True)
+        return [torch.softmax(logits, dim=-1)[0] for logits, _ in steps]

@@ -122,6 +122,6 @@ def pareto_reward(
         return -float(np.linalg.norm(np.maximum(z - 1.0, 0.0)))
     ones = np.ones(m)
     minimise = [False] * m
-    before = hypervolume(points, ones, minimise) if len(points) else 0.0
+    before = hypervolume(points, ones, minimise)  # 0 for an empty front
     after = hypervolume(np.vstack([points, z[None, :]]), ones, minimise)
     return float(max(after - before, 0.0) ** (1.0 / m))

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from ray.tune.search import Searcher
 
+from dppnas.devices.timing import fixed_threads
 from dppnas.pareto import Objective, non_dominated_mask
 from dppnas.pareto.archive import objective_values
 from search_algos.monas import rewards
@@ -41,7 +42,7 @@ from search_algos.monas._space import (
     check_param_space,
     resolve_space,
 )
-from search_algos.monas.controller import Controller, single_threaded
+from search_algos.monas.controller import Controller
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ class MONASSearcher(Searcher):
             )
         if self.max_trials is not None and self._counts["suggested"] >= self.max_trials:
             return Searcher.FINISHED
-        with single_threaded():
+        with fixed_threads(1):  # tiny tensors: threads only cost time next to busy trials
             actions = self._controller.sample(self._generator)
         self._pending[trial_id] = actions
         self._counts["suggested"] += 1
@@ -293,36 +294,33 @@ class MONASSearcher(Searcher):
             log.warning("MONAS: completion of unknown trial %s ignored", trial_id)
             return
         self._counts["completed"] += 1
-        child: dict[str, Any] = {"actions": actions, "reward": None, "final": True}
-        if error:
-            self._counts["errored"] += 1
-        elif result is None:
+        if result is None and not error:
             self._counts["cancelled"] += 1
             return
+        reward = None  # resolved to the error penalty at the next update
+        if error:
+            self._counts["errored"] += 1
+        elif (values := self._objective_values(result)) is None:
+            self._counts["missing_metrics"] += 1
+            log.warning(
+                "MONAS: trial %s reported no finite value for every objective (%s); "
+                "it gets the error penalty",
+                trial_id,
+                ", ".join(self._metric),
+            )
         else:
-            values = self._objective_values(result)
-            if values is None:
-                self._counts["missing_metrics"] += 1
-                log.warning(
-                    "MONAS: trial %s reported no finite value for every objective (%s); "
-                    "it gets the error penalty",
-                    trial_id,
-                    ", ".join(self._metric),
-                )
-            else:
-                final = bool(result.get("final", True))
-                if not final:
-                    self._counts["low_fidelity"] += 1
-                    if not self.learn_from_low_fidelity:
-                        return
-                child["final"] = final
-                try:
-                    child["reward"] = self._reward(values, final)
-                except Exception:  # a searcher exception would abort the whole Tune run
-                    log.exception("MONAS: reward of trial %s failed; error penalty", trial_id)
-        self._batch.append(child)
+            final = bool(result.get("final", True))
+            if not final:
+                self._counts["low_fidelity"] += 1
+                if not self.learn_from_low_fidelity:
+                    return
+            try:
+                reward = self._reward(values, final)
+            except Exception:  # a searcher exception would abort the whole Tune run
+                log.exception("MONAS: reward of trial %s failed; error penalty", trial_id)
+        self._batch.append({"actions": actions, "reward": reward})
         if len(self._batch) >= self.batch_size:
-            with single_threaded():
+            with fixed_threads(1):
                 self._update()
 
     # ---- rewards and learning ----------------------------------------------------------------
