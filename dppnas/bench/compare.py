@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -57,6 +58,22 @@ def _collector():
     return CompletionCollector()
 
 
+def searcher_options(table: BenchmarkTable, searcher: str, budget: int) -> dict[str, Any]:
+    """The experiment's ``searcher`` section: defaults, except that DPP-Net's ``k0`` / ``k``
+    are set so that its steps spend ``budget`` (ours: with its default ``k`` = 8 it would stop
+    after 18 + 8 trials on a depth-2 space, far short of the others' budget). Step 1 trains
+    every depth-1 cell when the budget allows, as in PNAS; the rest is split over the steps.
+    """
+    if searcher != "dpp" or table.space.name != "dpp":
+        return {"name": searcher}
+    o = table.space.options
+    roots, steps = len(o.norms) * len(o.convs), o.max_depth - 1
+    if steps == 0:
+        return {"name": searcher, "k0": min(roots, budget)}
+    k0 = roots if budget >= roots + steps else max(1, budget // (steps + 1))
+    return {"name": searcher, "k0": k0, "k": max(1, math.ceil((budget - k0) / steps))}
+
+
 def bench_experiment(
     table: BenchmarkTable, searcher: str, seed: int, budget: int, scheduler: str, concurrency: int
 ):
@@ -70,7 +87,7 @@ def bench_experiment(
             "seed": seed,
             "dataset": recipe["dataset"],
             "space": recipe["space"],
-            "searcher": {"name": searcher},
+            "searcher": searcher_options(table, searcher, budget),
             "scheduler": {"name": scheduler},
             "objectives": [o.model_dump() for o in table.objectives],
             "train": {"epochs": table.epochs},
@@ -97,13 +114,16 @@ def run_once(
     from dppnas.tuning.tuner import make_scheduler, make_search_alg, trial_dirname
 
     experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency)
+    search_alg = make_search_alg(experiment)
+    if hasattr(search_alg, "use_costs"):  # DPP-Net costs untrained cells: the table's values
+        search_alg.use_costs(table.cell_costs)
     collector = _collector()
     storage = storage or tempfile.mkdtemp(prefix="dppnas-bench-")
     tuner = tune.Tuner(
         TabularTrainable(table.source),
         param_space={"arch": table.space.tune_space()},
         tune_config=tune.TuneConfig(
-            search_alg=make_search_alg(experiment),
+            search_alg=search_alg,
             scheduler=make_scheduler(experiment),
             num_samples=budget,
             max_concurrent_trials=concurrency,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,12 @@ class BenchmarkTable:
             return self.entries[self._index[arch_key(canonical)]]
         except KeyError:
             raise DppnasError(f"table {self.name}: no entry for architecture {canonical}") from None
+
+    def cell_costs(self, cells: Sequence[Any]) -> dict[str, list[float]]:
+        """Device objectives (params, FLOPs, latency/local-cpu in ms) of ``dpp`` cells, as
+        measured for the table: DPP-Net's costs of untrained candidates (``costs=``)."""
+        rows = [self.lookup(self.space.encode(cell)).metrics() for cell in cells]
+        return {m: [float(r[m]) for r in rows] for m in ("params", "flops", "latency/local-cpu")}
 
     def points(self, entries: list[TableEntry] | None = None) -> np.ndarray:
         """(n, m) objective values at the full budget, in objective order."""

@@ -26,6 +26,10 @@ Tune contract (DESIGN sections 3 and 7):
   of the ``param_space``, whose ``arch`` keys must be the space's decisions.
 * Up to ``k`` suggestions are pending at once; ``None`` while a step's trials run;
   ``Searcher.FINISHED`` after the last step.
+* Off the suggest path: when a step's last trial completes, the next step (surrogate fit,
+  expansion, prediction, costing, selection) is prepared on a background thread, so Tune's
+  event loop never waits on it; ``suggest`` returns ``None`` until it is ready. The outcome is
+  the same as preparing it in ``suggest`` (it reads only the completed step's state).
 * Which results count: only a result whose ``final`` is true (or absent: the trainable does not
   use the convention) trains the surrogate. A trial a scheduler stopped counts as completed for
   the step (it was trained; its cell is kept and can be expanded) but its accuracy is recorded,
@@ -44,6 +48,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -78,6 +83,42 @@ class Observation:
     step: int
     values: dict[str, float]
     final: bool
+
+
+class _Background:
+    """``fn()`` on a daemon thread; :meth:`result` waits for it and returns or re-raises."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as err:  # handed to the caller of result()
+            self._error = err
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _warm_imports() -> None:
+    """Import what the first step boundary needs (torch's optimisers pull in torch._dynamo,
+    Kendall's tau scipy.stats: ~3 s together, measured), once per process, on a background
+    thread started with the searcher, so that no step boundary pays for it."""
+    import scipy.stats  # noqa: F401
+    import torch._dynamo  # noqa: F401
+
+
+_warm_up_started = False
 
 
 @dataclass
@@ -174,6 +215,11 @@ class DPPNetSearcher(Searcher):
         self.observations: list[Observation] = []
         self.history: list[StepRecord] = []
         self._finished = False
+        self._preparing: _Background | None = None  # the next step, planned off the suggest path
+        global _warm_up_started
+        if not _warm_up_started:
+            _warm_up_started = True
+            threading.Thread(target=_warm_imports, daemon=True).start()
         if space is not None:
             self._set_space(space)
         if metric:
@@ -262,6 +308,12 @@ class DPPNetSearcher(Searcher):
             self._input_shape, self._num_classes = input_shape_of(config["data"])
         return True
 
+    def use_costs(self, costs: CostFunction) -> None:
+        """Compute the device objectives of untrained candidates with ``costs`` (e.g. the
+        measured values of a benchmark table) instead of the device models."""
+        self._costs_fn = costs
+        self._cost_model = None
+
     def _costs(self, cells: Sequence[Cell]) -> np.ndarray:
         """``(n, len(cost_metrics))`` device objectives of untrained cells."""
         metrics = self.cost_metrics
@@ -305,6 +357,8 @@ class DPPNetSearcher(Searcher):
                 "the DPP-Net searcher has no space or no metric: pass space= and metric=/mode= "
                 "lists, or run it in a Tuner whose param_space holds them"
             )
+        if self._preparing is not None and not self._preparing.done():
+            return None  # the next step is being prepared
         if self._step is None:
             self._start_step(1)
         while True:
@@ -323,6 +377,12 @@ class DPPNetSearcher(Searcher):
                 self._finished = True
                 return Searcher.FINISHED
             self._start_step(step.depth + 1)
+
+    def _prepare_next_step(self) -> None:
+        """Start planning the step after the completed one on a background thread."""
+        step = self._step
+        if self._preparing is None and step.completed and step.depth < self.max_depth:
+            self._preparing = _Background(lambda: self._plan_step(step.depth + 1))
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -344,6 +404,7 @@ class DPPNetSearcher(Searcher):
         self._step.completed.append(cell)
         if len(self._step.completed) >= self._step.target and not self._pending:
             self._finish_step()  # now, in case Tune asks for no more trials (num_samples)
+            self._prepare_next_step()
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -355,6 +416,38 @@ class DPPNetSearcher(Searcher):
         return step.queue[step.cursor - 1]
 
     def _start_step(self, depth: int) -> None:
+        """Make step ``depth`` current: the one prepared in the background, or plan it now."""
+        preparing, self._preparing = self._preparing, None
+        step, record = self._plan_step(depth) if preparing is None else preparing.result()
+        self._step = step
+        self.history.append(record)
+        logger.info(
+            "DPP-Net step %d: %d candidates scored, %d selected (%.2f s)",
+            depth,
+            record.candidates,
+            step.target,
+            record.scoring_seconds,
+        )
+        self._log.step_scored(record)
+
+    def wait(self) -> None:
+        """Block until the step being prepared in the background (if any) is ready: for
+        callers driving the searcher directly, outside Tune's event loop."""
+        if self._preparing is not None:
+            self._preparing.result()
+
+    def _settle(self) -> None:
+        """Install a step prepared in the background (before saving the state)."""
+        if self._preparing is not None:
+            self._start_step(self._step.depth + 1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._settle()  # a thread cannot be pickled; its outcome can
+        return self.__dict__.copy()
+
+    def _plan_step(self, depth: int) -> tuple[_Step, StepRecord]:
+        """Step ``depth``'s candidates in selection order, and its record. Reads the search
+        state, changes only the surrogate (re-fit), the cost caches and the RNG."""
         start = time.perf_counter()
         o = self.space.options
         fit_seconds = 0.0
@@ -385,7 +478,6 @@ class DPPNetSearcher(Searcher):
             order = candidate_order(predicted, costs, self._cost_maximise, self.selection)
         queue = [candidates[i] for i in order]
         ranked = None if predicted is None else [float(predicted[i]) for i in order]
-        self._step = _Step(depth, queue, ranked, target)
         record = StepRecord(
             step=depth,
             candidates=len(candidates),
@@ -394,15 +486,7 @@ class DPPNetSearcher(Searcher):
             scoring_seconds=time.perf_counter() - start,
             fit_seconds=fit_seconds,
         )
-        self.history.append(record)
-        logger.info(
-            "DPP-Net step %d: %d candidates scored, %d selected (%.2f s)",
-            depth,
-            len(candidates),
-            target,
-            record.scoring_seconds,
-        )
-        self._log.step_scored(record)
+        return _Step(depth, queue, ranked, target), record
 
     def _kept_cells(self) -> list[Cell]:
         """The previous step's completed cells, in that step's order (deterministic)."""
@@ -459,6 +543,7 @@ class DPPNetSearcher(Searcher):
     # --- persistence ----------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
+        self._settle()
         step = self._step
         return {
             "version": _STATE_VERSION,
@@ -494,6 +579,9 @@ class DPPNetSearcher(Searcher):
     def set_state(self, state: Mapping[str, Any]) -> None:
         if state.get("version") != _STATE_VERSION:
             raise DppnasError(f"unknown DPP-Net searcher state version {state.get('version')}")
+        if self._preparing is not None:
+            self._preparing.result()  # let it finish; the restored state replaces its outcome
+            self._preparing = None
         if state["space"] is not None:
             if self.space is None:
                 self._set_space(state["space"])
