@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--scheduler", default="fifo", help="fifo | moasha")
     comp.add_argument("--concurrency", type=int, default=2, help="trials at once per run")
     comp.add_argument("--out", default="results.json", help="results JSON (PNG beside it)")
+    comp.add_argument(
+        "-s",
+        "--searcher-option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an option of one searcher (VALUE is YAML), e.g. monas.reward=pareto; repeatable",
+    )
     comp.set_defaults(handler=_cmd_bench_compare)
     _add_device_commands(sub)
     _add_result_commands(sub)
@@ -340,6 +348,15 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag}: must be at least 1, got {value}")
     if not searchers:
         raise ConfigError("--searchers: name at least one searcher, e.g. random,nsga2")
+    options: dict[str, dict[str, object]] = {}
+    for pair in args.searcher_option:
+        name, dot, rest = pair.partition(".")
+        if not dot or name not in searchers:
+            raise ConfigError(
+                f"--searcher-option {pair!r}: expected NAME.KEY=VALUE with NAME one of "
+                f"--searchers ({', '.join(searchers)}), e.g. monas.reward=pareto"
+            )
+        options.setdefault(name, {}).update(_key_values([rest], "--searcher-option"))
     compare(
         args.table,
         searchers,
@@ -349,11 +366,17 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
         args.concurrency,
         Path(args.out),
         log=lambda m: print(m, flush=True),
+        options=options,
     )
     return 0
 
 
 def _space_options(pairs: Sequence[str]) -> dict[str, object]:
+    return _key_values(pairs, "--space-option")
+
+
+def _key_values(pairs: Sequence[str], flag: str) -> dict[str, object]:
+    """``KEY=VALUE`` pairs of ``flag`` as a dict, each VALUE parsed as YAML."""
     import yaml
 
     from dppnas.errors import ConfigError
@@ -362,11 +385,11 @@ def _space_options(pairs: Sequence[str]) -> dict[str, object]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--space-option {pair!r}: expected KEY=VALUE, e.g. max_depth=2")
+            raise ConfigError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. max_depth=2")
         try:
             options[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
-            raise ConfigError(f"--space-option {pair!r}: VALUE is not valid YAML") from None
+            raise ConfigError(f"{flag} {pair!r}: VALUE is not valid YAML") from None
     return options
 
 

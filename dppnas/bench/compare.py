@@ -15,6 +15,7 @@ import math
 import os
 import statistics
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,24 +59,35 @@ def _collector():
     return CompletionCollector()
 
 
-def searcher_options(table: BenchmarkTable, searcher: str, budget: int) -> dict[str, Any]:
-    """The experiment's ``searcher`` section: defaults, except that DPP-Net's ``k0`` / ``k``
-    are set so that its steps spend ``budget`` (ours: with its default ``k`` = 8 it would stop
-    after 18 + 8 trials on a depth-2 space, far short of the others' budget). Step 1 trains
-    every depth-1 cell when the budget allows, as in PNAS; the rest is split over the steps.
+def searcher_options(
+    table: BenchmarkTable, searcher: str, budget: int, given: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The experiment's ``searcher`` section: the ``given`` options over the defaults, except
+    that DPP-Net's ``k0`` / ``k``, unless given, are set so that its steps spend ``budget``
+    (ours: with its default ``k`` = 8 it would stop after 18 + 8 trials on a depth-2 space,
+    far short of the others' budget). Step 1 trains every depth-1 cell when the budget
+    allows, as in PNAS; the rest is split over the steps.
     """
-    if searcher != "dpp" or table.space.name != "dpp":
-        return {"name": searcher}
-    o = table.space.options
-    roots, steps = len(o.norms) * len(o.convs), o.max_depth - 1
-    if steps == 0:
-        return {"name": searcher, "k0": min(roots, budget)}
-    k0 = roots if budget >= roots + steps else max(1, budget // (steps + 1))
-    return {"name": searcher, "k0": k0, "k": max(1, math.ceil((budget - k0) / steps))}
+    section = {"name": searcher}
+    if searcher == "dpp" and table.space.name == "dpp":
+        o = table.space.options
+        roots, steps = len(o.norms) * len(o.convs), o.max_depth - 1
+        if steps == 0:
+            section["k0"] = min(roots, budget)
+        else:
+            k0 = roots if budget >= roots + steps else max(1, budget // (steps + 1))
+            section |= {"k0": k0, "k": max(1, math.ceil((budget - k0) / steps))}
+    return section | dict(given or {})
 
 
 def bench_experiment(
-    table: BenchmarkTable, searcher: str, seed: int, budget: int, scheduler: str, concurrency: int
+    table: BenchmarkTable,
+    searcher: str,
+    seed: int,
+    budget: int,
+    scheduler: str,
+    concurrency: int,
+    options: Mapping[str, Any] | None = None,
 ):
     """A validated :class:`~dppnas.config.Experiment` describing one run on ``table``."""
     from dppnas.config import parse_experiment
@@ -87,7 +99,7 @@ def bench_experiment(
             "seed": seed,
             "dataset": recipe["dataset"],
             "space": recipe["space"],
-            "searcher": searcher_options(table, searcher, budget),
+            "searcher": searcher_options(table, searcher, budget, options),
             "scheduler": {"name": scheduler},
             "objectives": [o.model_dump() for o in table.objectives],
             "train": {"epochs": table.epochs},
@@ -105,15 +117,17 @@ def run_once(
     scheduler: str = "fifo",
     concurrency: int = 2,
     storage: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> RunTrace:
-    """One real Tune run of ``searcher`` on ``table``; returns its completion trace."""
+    """One real Tune run of ``searcher`` (with ``options``) on ``table``; returns its
+    completion trace."""
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
     from dppnas.bench.replay import TabularTrainable
     from dppnas.tuning.tuner import make_scheduler, make_search_alg, trial_dirname
 
-    experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency)
+    experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency, options)
     search_alg = make_search_alg(experiment)
     if hasattr(search_alg, "use_costs"):  # DPP-Net costs untrained cells: the table's values
         search_alg.use_costs(table.cell_costs)
@@ -279,15 +293,21 @@ def compare(
     concurrency: int = 2,
     out: Path | None = None,
     log=print,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run every searcher x seed, print the summary, write the JSON and the PNG."""
+    """Run every searcher x seed, print the summary, write the JSON and the PNG.
+
+    ``options``: per searcher name, options of its ``searcher`` section (e.g.
+    ``{"monas": {"reward": "pareto"}}``); the rest are the searchers' defaults.
+    """
+    options = options or {}
     import ray
 
     from dppnas.bench.table import load_table
 
     table = load_table(table_name)
     for name in searchers:  # refuse unknown names before running anything
-        bench_experiment(table, name, 0, budget, scheduler, concurrency)
+        bench_experiment(table, name, 0, budget, scheduler, concurrency, options.get(name))
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     scores: dict[str, list[dict[str, Any]]] = {}
@@ -297,7 +317,9 @@ def compare(
     ):
         for name in searchers:
             for seed in range(seeds):
-                trace = run_once(table, name, seed, budget, scheduler, concurrency, storage)
+                trace = run_once(
+                    table, name, seed, budget, scheduler, concurrency, storage, options.get(name)
+                )
                 score = score_trace(table, trace, budget)
                 scores.setdefault(name, []).append(score)
                 log(
