@@ -14,6 +14,7 @@ import torch
 from ray import tune
 
 from dppnas.pareto import Objective
+from dppnas.spaces import make_space
 from search_algos import SEARCHERS, MONASSearcher
 from search_algos.monas import rewards
 from search_algos.monas._space import space_from_param_space, space_from_search_space
@@ -173,7 +174,10 @@ def _drive(searcher: MONASSearcher, n: int, evaluate, start: int = 0) -> list[di
 @pytest.mark.parametrize("seed", [0, 1])
 def test_controller_learns_the_best_architecture_and_beats_random_search(seed):
     quality, latency, best = _synthetic(seed)
-    searcher = MONASSearcher(METRIC, MODE, SYNTHETIC_SPACE, ref=REF, alpha=0.9, seed=seed)
+    # plain REINFORCE sampling (the paper's): the best architecture may be drawn again
+    searcher = MONASSearcher(
+        METRIC, MODE, SYNTHETIC_SPACE, ref=REF, alpha=0.9, seed=seed, unique=False
+    )
     updates = 40
     configs = _drive(
         searcher, updates * searcher.batch_size, lambda a: _metrics(a, quality, latency)
@@ -195,6 +199,43 @@ def test_controller_learns_the_best_architecture_and_beats_random_search(seed):
     assert searcher.stats["best_reward"] == pytest.approx(max(mixed(c["arch"]) for c in configs))
 
 
+def test_unique_suggestions_still_learn_and_repeat_only_when_exhausted():
+    quality, latency, best = _synthetic(0)
+    searcher = MONASSearcher(METRIC, MODE, SYNTHETIC_SPACE, ref=REF, alpha=0.9, seed=0)
+    assert searcher.unique
+    configs = _drive(searcher, 40 * searcher.batch_size, lambda a: _metrics(a, quality, latency))
+    keys = [tuple(c["arch"].values()) for c in configs]
+    assert len(set(keys)) == len(keys) and searcher.stats["repeats"] == 0
+    # the policy still concentrates on the best architecture (which it may not draw again)
+    probs = searcher.choice_probabilities(best)
+    assert min(p[b] for p, b in zip(probs, best, strict=True)) > 0.8
+
+    # a 4-architecture space: 4 distinct suggestions, then repeats (counted, never a hang)
+    tiny = MONASSearcher(
+        METRIC,
+        MODE,
+        {"arch": {"a": tune.choice([1, 2]), "b": tune.choice([3, 4])}},
+        ref=REF,
+        seed=0,
+    )
+    drawn = [tuple(tiny.suggest(str(i))["arch"].values()) for i in range(6)]
+    assert len(set(drawn[:4])) == 4 and tiny.stats["repeats"] == 2
+
+
+def test_unique_is_by_architecture_in_a_dppnas_space():
+    """A depth-1 DPP-Net cell ignores the second layer's choices: those encodings are one
+    architecture, suggested once."""
+    space = make_space(
+        {"name": "dpp", "max_depth": 2, "norms": ["bn_relu"], "convs": ["conv1x1", "conv3x3"]}
+    )
+    searcher = MONASSearcher(METRIC, MODE, space, ref=REF, seed=0)
+    cells = [space.decode(searcher.suggest(str(i))["arch"]) for i in range(2 + 4)]
+    assert len(set(cells)) == 6 == space.size()
+    assert searcher.stats["repeats"] == 0
+    searcher.suggest("more")
+    assert searcher.stats["repeats"] == 1
+
+
 def test_constrained_reward_steers_samples_under_the_budget():
     widths = [1, 2, 3, 4]
     space = {"arch": {f"w{i}": tune.choice(widths) for i in range(6)}}
@@ -204,7 +245,9 @@ def test_constrained_reward_steers_samples_under_the_budget():
         return {"accuracy": 1 - math.exp(-total / 8), "latency/local-cpu": float(total)}
 
     budget = 12.0
-    searcher = MONASSearcher(METRIC, MODE, space, ref=[0.0, budget], reward="constrained", seed=0)
+    searcher = MONASSearcher(  # the policy's own samples: repeats allowed
+        METRIC, MODE, space, ref=[0.0, budget], reward="constrained", seed=0, unique=False
+    )
     configs = _drive(searcher, 30 * searcher.batch_size, evaluate)
     last = [evaluate(c["arch"])["latency/local-cpu"] for c in configs[-searcher.batch_size :]]
     assert np.mean([t <= budget for t in last]) >= 0.8

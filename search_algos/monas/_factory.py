@@ -40,6 +40,8 @@ class MONASOptions(BaseModel):
         None, description="reward of an errored trial (default: the lowest reward seen)"
     )
     max_trials: PositiveInt | None = Field(None, description="FINISHED after this many")
+    unique: bool = Field(True, description="no architecture twice while new ones are drawn")
+    resamples: PositiveInt = Field(64, description="unique: samples drawn to replace a repeat")
 
 
 @register_searcher("monas", MONASOptions, "MONAS: LSTM controller + REINFORCE (Hsu et al. 2018)")

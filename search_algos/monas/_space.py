@@ -10,8 +10,8 @@ merges them) or from a dppnas :class:`~dppnas.spaces.SearchSpace`, whose decisio
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 #: where a dppnas space's decisions sit in the trial config (DESIGN section 3)
@@ -33,9 +33,15 @@ class ControllerDecision:
 
 @dataclass(frozen=True)
 class ControllerSpace:
-    """The ordered decisions the controller samples, and their decoding into a config."""
+    """The ordered decisions the controller samples, and their decoding into a config.
+
+    ``canonical`` maps a config to a key equal for configs of the same architecture (a dppnas
+    space's decisions can be redundant: a depth-1 DPP-Net cell ignores the second layer's
+    choices); without it every choice tuple is its own architecture.
+    """
 
     decisions: tuple[ControllerDecision, ...]
+    canonical: Callable[[dict[str, Any]], str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.decisions:
@@ -55,6 +61,12 @@ class ControllerSpace:
     def signature(self) -> list[list[Any]]:
         """``[[name, number of choices], ...]``: what a checkpoint must agree with."""
         return [[d.name, len(d.choices)] for d in self.decisions]
+
+    def key(self, actions: Sequence[int]) -> str:
+        """The architecture ``actions`` stand for, as a string (equal for equal networks)."""
+        if self.canonical is None:
+            return ",".join(str(int(a)) for a in actions)
+        return self.canonical(self.config(actions))
 
     def config(self, actions: Sequence[int]) -> dict[str, Any]:
         """The nested config holding the chosen value of every decision (and nothing else)."""
@@ -107,8 +119,14 @@ def space_from_search_space(space: Any) -> ControllerSpace:
         space = make_space({"name": space})
     if not isinstance(space, SearchSpace):
         raise TypeError(f"expected a dppnas SearchSpace or a space name, got {type(space)!r}")
+    from dppnas.bench.enumerate import arch_key
+
+    def canonical(config: dict[str, Any]) -> str:
+        return arch_key(space.encode(space.decode(config[ARCH_KEY])))
+
     return ControllerSpace(
-        tuple(ControllerDecision((ARCH_KEY, d.name), tuple(d.choices)) for d in space.decisions)
+        tuple(ControllerDecision((ARCH_KEY, d.name), tuple(d.choices)) for d in space.decisions),
+        canonical,
     )
 
 

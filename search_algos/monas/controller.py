@@ -70,11 +70,13 @@ class Controller(nn.Module):
         actions: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         greedy: bool = False,
+        spread: float = 1.0,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Run the LSTM over all decisions; yield (logits, action taken) per decision.
 
         ``actions`` (batch, T) teacher-forces the choices; otherwise each is the most likely
-        choice (``greedy``) or is sampled from the policy with ``generator``.
+        choice (``greedy``) or is sampled from the policy with ``generator`` (its logits
+        divided by ``spread`` > 1 for a flatter draw).
         """
         x = torch.zeros(batch, self.hidden_size)
         state = None
@@ -84,7 +86,7 @@ class Controller(nn.Module):
             if actions is not None:
                 action = actions[:, t]
             else:
-                probs = torch.softmax(logits, dim=-1)
+                probs = torch.softmax(logits if spread == 1.0 else logits / spread, dim=-1)
                 if greedy:
                     action = probs.argmax(dim=-1)
                 else:
@@ -96,6 +98,15 @@ class Controller(nn.Module):
     def sample(self, generator: torch.Generator) -> list[int]:
         """One architecture: a choice index per decision, drawn from the policy."""
         return [int(a) for _, a in self._steps(1, generator=generator)]
+
+    @torch.no_grad()
+    def sample_many(
+        self, n: int, generator: torch.Generator, spread: float = 1.0
+    ) -> list[list[int]]:
+        """``n`` architectures drawn independently in one batched pass, from the policy with
+        its logits divided by ``spread`` (1: the policy itself; larger: flatter)."""
+        columns = [a for _, a in self._steps(n, generator=generator, spread=spread)]
+        return torch.stack(columns, dim=1).tolist()
 
     def log_prob_and_entropy(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per architecture of ``actions`` (batch, T): ``sum_t log pi(a_t | a_<t)`` and the sum

@@ -65,6 +65,9 @@ PAPER_LIKE: dict[str, Any] = {
 
 FORMAT_VERSION = 1
 
+#: logit divisors of the batches drawn to replace a repeated architecture (``unique``; ours)
+_RESAMPLE_SPREADS = (1.0, 2.0, 4.0)
+
 
 class MONASSearcher(Searcher):
     """MONAS: an LSTM controller trained with REINFORCE on mixed, constrained or Pareto rewards.
@@ -100,6 +103,13 @@ class MONASSearcher(Searcher):
             lowest reward seen by the time of the update; 0 if none was).
         max_trials: return ``Searcher.FINISHED`` after this many suggestions (None: never;
             Tune stops at ``num_samples``).
+        unique: never suggest an architecture twice while the policy offers a new one (ours:
+            True): a sample already suggested is replaced by the first new one among
+            ``resamples`` more drawn in one batched pass (then among batches from the policy
+            with its logits halved and quartered), and kept only when all were seen too. Training the same network twice only re-measures it; REINFORCE then
+            learns from the policy restricted to new architectures (a small bias, as in the
+            de-duplicating controllers of later NAS work).
+        resamples: the batch drawn when a sample is a repeat (ours: 64).
         seed: seeds the controller's weights and its sampling (None: random).
         log_dir: folder of a TensorBoard ``SummaryWriter`` (None: no logs).
     """
@@ -126,6 +136,8 @@ class MONASSearcher(Searcher):
         learn_from_low_fidelity: bool = True,
         error_penalty: float | None = None,
         max_trials: int | None = None,
+        unique: bool = True,
+        resamples: int = 64,
         seed: int | None = None,
         log_dir: str | Path | None = None,
     ) -> None:
@@ -155,6 +167,10 @@ class MONASSearcher(Searcher):
         self.learn_from_low_fidelity = learn_from_low_fidelity
         self.error_penalty = error_penalty
         self.max_trials = max_trials
+        if resamples < 1:
+            raise ValueError(f"resamples must be >= 1, got {resamples}")
+        self.unique = unique
+        self.resamples = resamples
         self.seed = secrets.randbits(62) if seed is None else int(seed)
         self.log_dir = None if log_dir is None else Path(log_dir)
         if metrics is not None:
@@ -167,6 +183,7 @@ class MONASSearcher(Searcher):
         self._writer: Any = None
         self._pending_restore: dict[str, Any] | None = None
         self._pending: dict[str, list[int]] = {}
+        self._suggested: set[str] = set()  # every architecture suggested (its space key)
         self._batch: list[dict[str, Any]] = []  # completed children awaiting the next update
         self._front: list[list[float]] = []  # final results' objective values (pareto reward)
         self._baseline: float | None = None
@@ -175,7 +192,15 @@ class MONASSearcher(Searcher):
         self._best_reward: float | None = None
         self._updates = 0
         self._counts = dict.fromkeys(
-            ("suggested", "completed", "errored", "missing_metrics", "low_fidelity", "cancelled"),
+            (
+                "suggested",
+                "completed",
+                "errored",
+                "missing_metrics",
+                "low_fidelity",
+                "cancelled",
+                "repeats",
+            ),
             0,
         )
         self._set_space(resolve_space(space))
@@ -275,9 +300,26 @@ class MONASSearcher(Searcher):
             return Searcher.FINISHED
         with fixed_threads(1):  # tiny tensors: threads only cost time next to busy trials
             actions = self._controller.sample(self._generator)
+            key = self._space.key(actions)
+            if self.unique and key in self._suggested:
+                actions, key = self._new_architecture(actions, key)
+        if key in self._suggested:
+            self._counts["repeats"] += 1
+        self._suggested.add(key)
         self._pending[trial_id] = actions
         self._counts["suggested"] += 1
         return self._space.config(actions)
+
+    def _new_architecture(self, actions: list[int], key: str) -> tuple[list[int], str]:
+        """The first architecture not yet suggested among batches drawn from the policy, then
+        from flatter versions of it (logits / 2, / 4: the neighbourhood of a policy that has
+        converged); ``(actions, key)`` unchanged when every draw was seen."""
+        for spread in _RESAMPLE_SPREADS:
+            for other in self._controller.sample_many(self.resamples, self._generator, spread):
+                other_key = self._space.key(other)
+                if other_key not in self._suggested:
+                    return other, other_key
+        return actions, key
 
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
@@ -443,6 +485,7 @@ class MONASSearcher(Searcher):
             "optimizer": self._optimizer.state_dict(),
             "generator": self._generator.get_state(),
             "pending": {k: list(v) for k, v in self._pending.items()},
+            "suggested": sorted(self._suggested),
             "batch": [dict(c) for c in self._batch],
             "front": [list(v) for v in self._front],
             "baseline": self._baseline,
@@ -467,6 +510,7 @@ class MONASSearcher(Searcher):
         self._optimizer.load_state_dict(state["optimizer"])
         self._generator.set_state(state["generator"])
         self._pending = {k: list(v) for k, v in state["pending"].items()}
+        self._suggested = set(state.get("suggested", []))
         self._batch = [dict(c) for c in state["batch"]]
         self._front = [list(v) for v in state["front"]]
         self._baseline = state["baseline"]
@@ -474,7 +518,7 @@ class MONASSearcher(Searcher):
         self._min_reward = state["min_reward"]
         self._best_reward = state["best_reward"]
         self._updates = state["updates"]
-        self._counts = dict(state["counts"])
+        self._counts = dict.fromkeys(self._counts, 0) | dict(state["counts"])
 
     def save(self, checkpoint_path: str) -> None:
         """Controller and Adam state, RNG, pending actions, batch, front, baseline, counters.
