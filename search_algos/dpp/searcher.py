@@ -112,13 +112,11 @@ class _Background:
 
 def _warm_imports() -> None:
     """Import what the first step boundary needs (torch's optimisers pull in torch._dynamo,
-    Kendall's tau scipy.stats: ~3 s together, measured), once per process, on a background
-    thread started with the searcher, so that no step boundary pays for it."""
+    Kendall's tau scipy.stats: ~3 s together, measured) when the searcher is built, so that
+    no step boundary pays for it. On the constructing thread: importing on a second thread
+    while the first imports torch could meet Python's import-lock deadlock detection."""
     import scipy.stats  # noqa: F401
     import torch._dynamo  # noqa: F401
-
-
-_warm_up_started = False
 
 
 @dataclass
@@ -216,10 +214,7 @@ class DPPNetSearcher(Searcher):
         self.history: list[StepRecord] = []
         self._finished = False
         self._preparing: _Background | None = None  # the next step, planned off the suggest path
-        global _warm_up_started
-        if not _warm_up_started:
-            _warm_up_started = True
-            threading.Thread(target=_warm_imports, daemon=True).start()
+        _warm_imports()  # once per process (then a dictionary lookup)
         if space is not None:
             self._set_space(space)
         if metric:
