@@ -232,8 +232,10 @@ def test_unique_is_by_architecture_in_a_dppnas_space():
     cells = [space.decode(searcher.suggest(str(i))["arch"]) for i in range(2 + 4)]
     assert len(set(cells)) == 6 == space.size()
     assert searcher.stats["repeats"] == 0
-    searcher.suggest("more")
-    assert searcher.stats["repeats"] == 1
+    copy = pickle.loads(pickle.dumps(searcher))  # Tune pickles searchers
+    for s in (searcher, copy):
+        s.suggest("more")
+        assert s.stats["repeats"] == 1
 
 
 def test_constrained_reward_steers_samples_under_the_budget():

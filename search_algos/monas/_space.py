@@ -42,6 +42,7 @@ class ControllerSpace:
 
     decisions: tuple[ControllerDecision, ...]
     canonical: Callable[[dict[str, Any]], str] | None = field(default=None, compare=False)
+    _keys: dict[tuple[int, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.decisions:
@@ -66,7 +67,11 @@ class ControllerSpace:
         """The architecture ``actions`` stand for, as a string (equal for equal networks)."""
         if self.canonical is None:
             return ",".join(str(int(a)) for a in actions)
-        return self.canonical(self.config(actions))
+        index = tuple(int(a) for a in actions)
+        key = self._keys.get(index)
+        if key is None:  # a converged policy draws the same few architectures again and again
+            key = self._keys[index] = self.canonical(self.config(index))
+        return key
 
     def config(self, actions: Sequence[int]) -> dict[str, Any]:
         """The nested config holding the chosen value of every decision (and nothing else)."""
@@ -119,15 +124,23 @@ def space_from_search_space(space: Any) -> ControllerSpace:
         space = make_space({"name": space})
     if not isinstance(space, SearchSpace):
         raise TypeError(f"expected a dppnas SearchSpace or a space name, got {type(space)!r}")
-    from dppnas.bench.enumerate import arch_key
-
-    def canonical(config: dict[str, Any]) -> str:
-        return arch_key(space.encode(space.decode(config[ARCH_KEY])))
-
     return ControllerSpace(
         tuple(ControllerDecision((ARCH_KEY, d.name), tuple(d.choices)) for d in space.decisions),
-        canonical,
+        _CanonicalArch(space),
     )
+
+
+@dataclass(frozen=True)
+class _CanonicalArch:
+    """A config's architecture in the space's canonical encoding, as sorted JSON (picklable,
+    unlike a closure: Tune pickles searchers)."""
+
+    space: Any
+
+    def __call__(self, config: dict[str, Any]) -> str:
+        from dppnas.bench.enumerate import arch_key
+
+        return arch_key(self.space.encode(self.space.decode(config[ARCH_KEY])))
 
 
 def resolve_space(space: Any) -> ControllerSpace | None:

@@ -314,8 +314,12 @@ class MONASSearcher(Searcher):
         """The first architecture not yet suggested among batches drawn from the policy, then
         from flatter versions of it (logits / 2, / 4: the neighbourhood of a policy that has
         converged); ``(actions, key)`` unchanged when every draw was seen."""
+        tried = {tuple(actions)}  # a converged policy draws the same few again and again
         for spread in _RESAMPLE_SPREADS:
             for other in self._controller.sample_many(self.resamples, self._generator, spread):
+                if tuple(other) in tried:
+                    continue
+                tried.add(tuple(other))
                 other_key = self._space.key(other)
                 if other_key not in self._suggested:
                     return other, other_key
