@@ -1,0 +1,108 @@
+"""MO-ASHA against FIFO on a table, simulated offline: random search, one trial at a time.
+
+The rung decisions are the scheduler's own (:class:`dppnas.tuning.rungs.Rungs`, what
+:class:`~dppnas.tuning.MOASHA` calls inside Tune); trials replay the table's per-epoch metrics,
+so a seed takes milliseconds and many reduction factors can be compared. It separates the
+scheduler from the sampler: ``--sampling decisions`` draws every decision of the space's Tune
+domains independently (what Tune's BasicVariantGenerator does in ``dppnas bench compare``),
+``--sampling uniform`` draws the table's architectures uniformly.
+
+Per setting: median epochs (all trials, stopped ones included) until the hypervolume ratio of
+the full-budget trials reaches 0.95 (over the seeds that reach it), how many seeds reach it,
+the median final ratio and epochs used; the last line is the MO-ASHA / FIFO epochs ratio of
+the first ``--eta``.
+
+    python benchmarks/moasha_sim.py [--table fashion-dpp] [--seeds 20] [--sampling uniform]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Any
+
+import numpy as np
+
+from dppnas.bench.table import BenchmarkTable, TableEntry, load_table
+from dppnas.tuning.rungs import STOP, Rungs, rung_milestones
+
+TARGET = 0.95
+
+
+def sample(table: BenchmarkTable, n: int, how: str, rng: np.random.Generator) -> list[TableEntry]:
+    """``n`` architectures of ``table``, with replacement (as random search draws them)."""
+    if how == "uniform":
+        return [table.entries[i] for i in rng.integers(0, len(table.entries), n)]
+    decisions = table.space.decisions
+    return [
+        table.lookup({d.name: d.choices[rng.integers(len(d.choices))] for d in decisions})
+        for _ in range(n)
+    ]
+
+
+def simulate(
+    table: BenchmarkTable, entries: list[TableEntry], eta: float | None
+) -> tuple[int | None, float, int]:
+    """(epochs until the ratio reaches TARGET or None, final ratio, epochs used); ``eta``
+    None = FIFO (every trial trained to the full budget)."""
+    max_t = table.epochs
+    rungs = None if eta is None else Rungs(rung_milestones(1, eta, max_t), table.maximise, eta)
+    metrics = [o.metric for o in table.objectives]
+    done: list[TableEntry] = []
+    epochs, reached, ratio = 0, None, 0.0
+    for i, entry in enumerate(entries):
+        for epoch in range(1, max_t + 1):
+            epochs += 1
+            if epoch == max_t:
+                done.append(entry)
+                ratio = table.hypervolume(table.points(done)) / table.true_front_hv
+                if reached is None and ratio >= TARGET:
+                    reached = epochs
+                break
+            vector = [entry.metrics(epoch)[m] for m in metrics]
+            if rungs is not None and rungs.on_result(f"t{i}", epoch, vector) == STOP:
+                break
+    return reached, ratio, epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", default="fashion-dpp")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--fifo-budget", type=int, default=100, help="FIFO trials per seed")
+    parser.add_argument("--budget", type=int, default=300, help="MO-ASHA trials per seed")
+    parser.add_argument("--eta", default="3,4,9", help="reduction factors (comma-separated)")
+    parser.add_argument("--sampling", choices=["uniform", "decisions"], default="uniform")
+    args = parser.parse_args()
+
+    table = load_table(args.table)
+    settings: list[tuple[str, float | None, int]] = [("fifo", None, args.fifo_budget)]
+    settings += [(f"moasha eta={e}", float(e), args.budget) for e in args.eta.split(",")]
+    print(
+        f"table {table.name}, {args.sampling} sampling, {args.seeds} seeds; "
+        f"epochs until hv ratio {TARGET}"
+    )
+    print(
+        f"{'setting':<16}{'trials':>7}{'epochs->0.95':>14}{'reached':>9}{'final':>8}{'epochs':>8}"
+    )
+    medians: dict[str, Any] = {}
+    for label, eta, budget in settings:
+        runs = [
+            simulate(table, sample(table, budget, args.sampling, np.random.default_rng(s)), eta)
+            for s in range(args.seeds)
+        ]
+        hit = [r[0] for r in runs if r[0] is not None]
+        medians[label] = statistics.median(hit) if hit else None
+        final = statistics.median(r[1] for r in runs)
+        used = statistics.median(r[2] for r in runs)
+        shown = "-" if medians[label] is None else f"{medians[label]:g}"
+        print(
+            f"{label:<16}{budget:>7}{shown:>14}{len(hit):>6}/{args.seeds:<2}{final:>8.4f}{used:>8g}"
+        )
+    first = settings[1][0]
+    if medians["fifo"] and medians[first]:
+        print(f"epochs_ratio={medians[first] / medians['fifo']:.2f} ({first} / fifo)")
+
+
+if __name__ == "__main__":
+    main()
