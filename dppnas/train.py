@@ -223,7 +223,8 @@ def train_architecture(config: dict[str, Any], data: DatasetSplits) -> None:
     ``config`` holds ``arch`` (the decisions), ``space`` (name + options), ``train``,
     ``data`` (the dataset section, for the record) and ``devices``; ``data`` is the loaded
     dataset, put in Ray's object store once with ``tune.with_parameters``. Resumes from
-    ``tune.get_checkpoint()`` so FailureConfig retries continue where they stopped.
+    ``tune.get_checkpoint()`` so FailureConfig retries continue where they stopped; restored
+    from its last checkpoint, it reports its final result again (without ``train_loss``).
     """
     from ray import tune
 
@@ -252,10 +253,19 @@ def train_architecture(config: dict[str, Any], data: DatasetSplits) -> None:
                 )
             )
 
+    if trainer.epoch >= options.epochs:
+        # Restored from its last checkpoint: the run's snapshot may predate the last report
+        # (a killed driver), so report the final result again, from the restored weights.
+        metrics: dict[str, Any] = {
+            "accuracy": trainer.evaluate("val"),
+            "epochs": options.epochs,
+            "final": True,
+        }
+        tune.report({**metrics, **costs, "test_accuracy": trainer.evaluate("test")})
     while trainer.epoch < options.epochs:
         train_loss = trainer.train_epoch()
         final = trainer.epoch == options.epochs
-        metrics: dict[str, Any] = {
+        metrics = {
             "accuracy": trainer.evaluate("val"),
             "train_loss": train_loss,
             "epochs": options.epochs,

@@ -114,3 +114,39 @@ def test_never_raises_into_tune(tmp_path, caplog):
         callback.on_trial_complete(iteration=0, trials=[], trial=object())  # not a trial
         callback.on_experiment_end(trials=[object()])
     assert "Pareto archive" in caplog.text
+
+
+def test_a_resumed_run_drops_unknown_trials_and_the_staged_copy(tmp_path):
+    """On Tuner.restore: archived trials the restored run does not know (completed after Tune's
+    last snapshot; they will be suggested again) leave the archive, and the copy of pareto.json
+    Tune staged at restore time is removed before Tune can upload it over the archive."""
+    run, staging = tmp_path / "run", tmp_path / "staging"
+    callback = ParetoArchiveCallback(OBJECTIVES, path=run)
+    callback.setup()
+    for trial in (_trial("a", 0.5, 5.0), _trial("b", 0.6, 6.0), _trial("late", 0.9, 1.0)):
+        _complete(callback, trial)
+    state = callback.get_state()  # what Tune saved with its last snapshot
+    staging.mkdir()
+    (staging / "pareto.json").write_text((run / "pareto.json").read_text())  # Tune's copy
+
+    restored = pickle.loads(pickle.dumps(callback))
+    restored.set_state(state)
+    restored.setup()
+    known = [_trial(t, 0.5, 5.0) for t in ("a", "b", "c")]  # "late" is unknown, "c" pending
+    for trial in known:
+        trial.storage = SimpleNamespace(experiment_driver_staging_path=str(staging))
+    restored.on_step_begin(iteration=0, trials=known)
+    assert not (staging / "pareto.json").exists()
+    archive = ParetoArchive.load(run / "pareto.json")
+    assert [e.trial_id for e in archive.entries] == ["a", "b"]
+    rows = (run / "pareto.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == ["a", "b"]
+    _complete(restored, _trial("c", 0.7, 7.0))
+    assert [e.trial_id for e in ParetoArchive.load(run / "pareto.json").entries] == ["a", "b", "c"]
+
+    fresh = ParetoArchiveCallback(OBJECTIVES, path=run)  # a new run reusing the folder: kept
+    fresh.setup()
+    fresh.on_step_begin(iteration=0, trials=known[:1])
+    assert len(ParetoArchive.load(run / "pareto.json").entries) == 3
+    for c in (callback, restored, fresh):
+        c.on_experiment_end(trials=[])

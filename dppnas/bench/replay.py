@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from typing import Any
+
+CHECKPOINT_FILE = "replay.json"
 
 
 class TabularTrainable:
@@ -13,10 +18,18 @@ class TabularTrainable:
     ``test_accuracy`` on the last report), one report per epoch, with no training, so Tune,
     the searchers and MO-ASHA run unchanged at thousands of trials per minute. Picklable: it
     holds the table's name or path and loads it (cached) in the worker.
+
+    ``checkpoint_every`` (epochs) makes it also checkpoint like ``train_architecture`` with
+    ``train.checkpoint_every``: every N epochs and after the last one (0: only after the last);
+    a checkpoint is a tiny JSON of the epochs done. A retried or resumed trial then continues
+    from it (restored from its last one, it reports its final result again), and Tune
+    snapshots the run as often as with real training (``scripts/chaos.py``).
+    None (the default, the fastest): no checkpoints.
     """
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, checkpoint_every: int | None = None) -> None:
         self.table = table
+        self.checkpoint_every = checkpoint_every
         self.__name__ = "tabular"
 
     def __call__(self, config: dict[str, Any]) -> None:
@@ -25,16 +38,42 @@ class TabularTrainable:
         from dppnas.bench.table import load_table
 
         entry = load_table(self.table).lookup(config["arch"])
-        for epoch in range(1, entry.epochs + 1):
+        start = 0
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as directory:
+                start = _epochs_done(directory)
+        if start >= entry.epochs:  # restored from its last checkpoint: report it again
+            tune.report(_metrics(entry, entry.epochs))
+        for epoch in range(start + 1, entry.epochs + 1):
+            metrics = _metrics(entry, epoch)
             final = epoch == entry.epochs
-            metrics: dict[str, Any] = {
-                "accuracy": entry.val_accuracy[epoch - 1],
-                "params": entry.params,
-                "flops": entry.flops,
-                "latency": {"local-cpu": entry.latency_ms},
-                "epochs": entry.epochs,
-                "final": final,
-            }
-            if final:
-                metrics["test_accuracy"] = entry.test_accuracy
-            tune.report(metrics)
+            every = self.checkpoint_every
+            if every is not None and (final or (every and epoch % every == 0)):
+                with tempfile.TemporaryDirectory() as directory:
+                    with open(os.path.join(directory, CHECKPOINT_FILE), "w") as f:
+                        json.dump({"epoch": epoch}, f)
+                    tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+            else:
+                tune.report(metrics)
+
+
+def _metrics(entry: Any, epoch: int) -> dict[str, Any]:
+    """What ``train_architecture`` reports after ``epoch`` epochs (DESIGN section 3)."""
+    final = epoch == entry.epochs
+    metrics: dict[str, Any] = {
+        "accuracy": entry.val_accuracy[epoch - 1],
+        "params": entry.params,
+        "flops": entry.flops,
+        "latency": {"local-cpu": entry.latency_ms},
+        "epochs": entry.epochs,
+        "final": final,
+    }
+    if final:
+        metrics["test_accuracy"] = entry.test_accuracy
+    return metrics
+
+
+def _epochs_done(directory: str) -> int:
+    with open(os.path.join(directory, CHECKPOINT_FILE)) as f:
+        return int(json.load(f)["epoch"])

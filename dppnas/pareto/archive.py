@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,17 @@ class ParetoArchive:
                 self._rebuild_front()
         self._autosave(save)
         return trial_id in self._front_set
+
+    def remove(self, trial_ids: Iterable[str], save: bool = True) -> list[str]:
+        """Forget the results of ``trial_ids``; returns the ids that were held (the file is
+        rewritten when any was, unless ``save=False``)."""
+        held = [str(t) for t in trial_ids if str(t) in self]
+        removed_final = [self._discard(t) for t in held]
+        if any(removed_final):
+            self._rebuild_front()
+        if held:
+            self._autosave(save)
+        return held
 
     def _discard(self, trial_id: str) -> bool:
         """Forget an earlier result of ``trial_id``; True when it was a final entry."""

@@ -47,7 +47,17 @@ class ParetoArchiveCallback(Callback):
     A result's ``final`` key (DESIGN section 3) says whether the trial ran its full budget;
     trainables that do not report ``final`` at all are taken to have run to the end. Errored
     trials are logged and not added.
+
+    A resumed run (``Tuner.restore``) continues the archive of ``pareto.json`` and keeps it
+    the run's record: archived trials that the restored run does not know (completed after
+    Tune's last snapshot of the experiment; the searcher suggests them again) are dropped, and
+    Tune's stale copy of the file is kept from overwriting it.
     """
+
+    # class defaults, for callbacks pickled with a run before these attributes existed
+    _path_given = True
+    _resume_checked = False
+    _restored = False
 
     def __init__(
         self,
@@ -58,17 +68,23 @@ class ParetoArchiveCallback(Callback):
     ) -> None:
         self.objectives = [Objective.model_validate(o) for o in objectives]
         self.path = Path(path) if path is not None else None
+        self._path_given = path is not None
         self.tb_dir = Path(tb_dir) if tb_dir is not None else None
         self.plot_every = max(int(plot_every), 0)
         self._archive: ParetoArchive | None = None
         self._writer: Any = None
         self._writer_failed = False
+        self._resume_checked = False  # staged copy and unknown trials handled (restored run)
+        self._restored = False  # Tune restored this callback's state: a resumed run
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles callbacks with the run (Tuner.restore); writers cannot be pickled, and
-        # the archive is reloaded from pareto.json, the one source of truth.
+        # the archive is reloaded from pareto.json, the one source of truth. A folder found
+        # from the trials is found again: a restored run has a new driver staging folder.
         state = dict(self.__dict__)
-        state.update(_archive=None, _writer=None, _writer_failed=False)
+        state.update(_archive=None, _writer=None, _writer_failed=False, _resume_checked=False)
+        if not state.get("_path_given", True):
+            state["path"] = None
         return state
 
     @property
@@ -84,6 +100,24 @@ class ParetoArchiveCallback(Callback):
                 self._open(self.path)
         except Exception:
             log.exception("Pareto archive: cannot open %s", self.path)
+
+    def get_state(self) -> dict[str, Any]:
+        """Saved by Tune with each snapshot of the run; restoring it marks a resumed run."""
+        return {"archived": self._completed()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._restored = True  # the archive itself is reloaded from pareto.json
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if self._resume_checked or not trials:
+            return
+        self._resume_checked = True
+        try:
+            self._drop_staged_copy(trials[0])
+            if self._restored:
+                self._forget_unknown_trials(trials)
+        except Exception:
+            log.exception("Pareto archive: cannot reconcile the archive with the restored run")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         try:
@@ -116,6 +150,44 @@ class ParetoArchiveCallback(Callback):
         if getattr(filesystem, "type_name", "") == "local":
             return Path(storage.experiment_fs_path)
         return Path(trial.local_experiment_path)
+
+    def _drop_staged_copy(self, trial: Any) -> None:
+        """Remove the stale ``pareto.json`` Tune copied into its driver staging folder.
+
+        When it restores a run, Tune copies every ``.json`` file of the run folder into a new
+        driver staging folder, and uploads that folder back to the run folder at each
+        snapshot of the experiment: the copy of ``pareto.json`` made at restore time would
+        overwrite every trial archived since (and the last upload comes after the last
+        trial). Runs before the first snapshot (Tune calls ``on_step_begin`` first); a no-op
+        where the archive lives in the staging folder itself (remote storage).
+        """
+        staged = Path(trial.storage.experiment_driver_staging_path) / ARCHIVE_FILE
+        ours = self._folder(trial) / ARCHIVE_FILE
+        if staged.exists() and staged.resolve() != ours.resolve():
+            staged.unlink(missing_ok=True)
+            log.debug("Pareto archive: removed Tune's staged copy %s", staged)
+
+    def _forget_unknown_trials(self, trials: list) -> None:
+        """On a resumed run, drop archived trials the restored run does not know.
+
+        Tune restores the run from its last snapshot of the experiment; a trial that was
+        suggested and completed after it is unknown to the restored run and its searcher,
+        which suggest it again under a new id. Keeping the old entry would put the
+        architecture in the archive twice; the archive holds the run's trials only.
+        """
+        known = {t.trial_id for t in trials}
+        archive = self._open(self._folder(trials[0]))
+        unknown = [e.trial_id for e in archive.entries + archive.partial if e.trial_id not in known]
+        if unknown:
+            archive.remove(unknown)
+            archive.write_csv(self._folder(trials[0]) / CSV_FILE)
+            log.warning(
+                "Pareto archive: %d trials completed after the run's last snapshot are unknown "
+                "to the restored run (they will be suggested again); removed from the "
+                "archive: %s",
+                len(unknown),
+                ", ".join(unknown),
+            )
 
     def _open(self, folder: Path) -> ParetoArchive:
         if self._archive is None:

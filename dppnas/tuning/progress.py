@@ -50,6 +50,22 @@ class ProgressCallback(Callback):
         state["_stream"] = None
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A restored run: time counts from this session (another process's monotonic clock
+        # means nothing here), and trials running at the snapshot start again (on_trial_start).
+        self.__dict__.update(state)
+        self.start = time.monotonic()
+        self.running = set()
+
+    def get_state(self) -> dict[str, Any]:
+        """Saved with each snapshot of the run: the finished trials (``--resume`` counts them;
+        errored ones are retried on resume)."""
+        return {"done": dict(self.done)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.done = dict(state.get("done", {}))
+        self._summary = None
+
     _summary: tuple[int, float] | None = None  # (front size, hypervolume), reset on completion
 
     def _front_summary(self) -> tuple[int, float]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +12,8 @@ from typing import Any
 from dppnas.config import Experiment
 from dppnas.data import DatasetSplits
 from dppnas.errors import DppnasError
+
+log = logging.getLogger(__name__)
 
 
 def param_space(experiment: Experiment) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def _run_config(
 
     return tune.RunConfig(
         name=run_name,
-        storage_path=str(experiment.storage_dir()),
+        storage_path=experiment.storage_target(),
         callbacks=list(callbacks),
         verbose=2 if verbose else 0,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
@@ -80,12 +85,16 @@ def build_tuner(
     run_name: str,
     callbacks: Sequence[Any] = (),
     verbose: bool = False,
+    trainable: Any = None,
 ) -> Any:
-    """A fresh ``Tuner``: TuneConfig metric/mode stay None (objectives live on the searcher)."""
+    """A fresh ``Tuner``: TuneConfig metric/mode stay None (objectives live on the searcher).
+
+    ``trainable`` replaces :func:`make_trainable`'s (e.g. a benchmark table's replay).
+    """
     from ray import tune
 
     return tune.Tuner(
-        make_trainable(experiment, data),
+        make_trainable(experiment, data) if trainable is None else trainable,
         param_space=param_space(experiment),
         tune_config=tune.TuneConfig(
             search_alg=make_search_alg(experiment, experiment.storage_dir() / run_name),
@@ -99,18 +108,85 @@ def build_tuner(
     )
 
 
-def restore_tuner(experiment: Experiment, data: DatasetSplits, run_dir: Path) -> Any:
-    """Continue the run in ``run_dir`` (searcher state, finished and unfinished trials)."""
+def restore_tuner(
+    experiment: Experiment, data: DatasetSplits, run_dir: Path, trainable: Any = None
+) -> Any:
+    """Continue the run in ``run_dir`` (searcher state, finished and unfinished trials).
+
+    ``trainable`` must be the one the run started with (default: :func:`make_trainable`'s).
+    """
     from ray import tune
 
-    if not tune.Tuner.can_restore(str(run_dir)):
+    location = experiment.run_location() if experiment.remote_storage else str(run_dir)
+    if not tune.Tuner.can_restore(location):
         raise DppnasError(
-            f"--resume: no resumable run in {run_dir}; start it without --resume "
+            f"--resume: no resumable run in {location}; start it without --resume "
             f"(or pass --name/--storage of an existing run)"
         )
+    if not experiment.remote_storage:  # the snapshot files are read here (local runs only)
+        check_last_snapshot(run_dir)
+        for folder in fill_deleted_checkpoints(run_dir):
+            log.warning("--resume: %s was deleted after the run's last snapshot; restored", folder)
     return tune.Tuner.restore(
-        str(run_dir), trainable=make_trainable(experiment, data), resume_errored=True
+        location,
+        trainable=make_trainable(experiment, data) if trainable is None else trainable,
+        resume_errored=True,
     )
+
+
+def check_last_snapshot(run_dir: Path) -> None:
+    """Refuse to resume from a snapshot of the run that was cut short.
+
+    Tune copies its snapshot into the run folder file by file; a driver killed in the middle
+    of the copy leaves an incomplete ``experiment_state-*.json``, from which Tune would
+    silently start the whole experiment over. The snapshot before it is intact.
+    """
+    states = sorted(run_dir.glob("experiment_state-*.json"))  # Tune restores the last one
+    if not states:
+        return
+    try:
+        json.loads(states[-1].read_text())
+    except (OSError, ValueError) as err:
+        stamp = states[-1].name.removeprefix("experiment_state-").removesuffix(".json")
+        raise DppnasError(
+            f"--resume: {states[-1]} is incomplete (the driver stopped while Tune saved it: "
+            f"{err}); move that session's files (*-{stamp}.json, *-{stamp}.pkl) out of "
+            f"{run_dir} to resume from the snapshot before it"
+        ) from None
+
+
+def fill_deleted_checkpoints(run_dir: Path) -> list[Path]:
+    """Give each unfinished trial of the run's last snapshot the checkpoint that snapshot names.
+
+    Tune (``CheckpointConfig(num_to_keep=1)``) deletes a trial's previous checkpoint as soon as
+    it registers a newer one, and the snapshot of the experiment naming the newer one reaches
+    the run folder a moment later: a driver killed in between leaves a snapshot naming a
+    deleted checkpoint, and the resumed trial fails ("does not exist on storage anymore").
+    Each such checkpoint is restored as a copy of the trial's newest checkpoint (a later state
+    of the same trial, which continues from there). The snapshot names a trial's checkpoint in
+    its last result (``checkpoint_dir_name``); local run folders only. Returns the folders
+    made; never raises (the resume then goes on as Tune would).
+    """
+    made: list[Path] = []
+    try:
+        states = sorted(run_dir.glob("experiment_state-*.json"))  # Tune restores the last
+        if not states:
+            return made
+        for trial_state, run_metadata in json.loads(states[-1].read_text())["trial_data"]:
+            trial = json.loads(trial_state) if isinstance(trial_state, str) else trial_state
+            meta = json.loads(run_metadata) if isinstance(run_metadata, str) else run_metadata
+            name = (meta.get("last_result") or {}).get("checkpoint_dir_name")
+            if trial.get("status") == "TERMINATED" or not name:
+                continue
+            for trial_dir in run_dir.glob(f"*{trial['trial_id']}*"):
+                newest = max(trial_dir.glob("checkpoint_*"), default=None)
+                missing = trial_dir / name
+                if newest is not None and not missing.exists() and newest.name > name:
+                    shutil.copytree(newest, missing)
+                    made.append(missing)
+    except Exception:  # Tune's file layout changed, or a folder is unreadable
+        log.warning("--resume: could not check the trials' checkpoints", exc_info=True)
+    return made
 
 
 def next_free_run_name(storage: Path, name: str) -> str:
