@@ -129,12 +129,29 @@ class Experiment(BaseModel):
                 known[f"energy/{name}"] = "min"
         return known
 
+    @property
+    def remote_storage(self) -> bool:
+        """Whether runs go to a URI (``s3://bucket/runs``, ``gs://...``) rather than a folder."""
+        return "://" in self.storage_path
+
+    def storage_target(self) -> str:
+        """Tune's ``storage_path``: the URI, or the absolute local folder."""
+        return self.storage_path.rstrip("/") if self.remote_storage else str(self.storage_dir())
+
     def storage_dir(self) -> Path:
-        """Absolute folder holding this experiment's runs (Tune needs it absolute)."""
+        """Absolute local folder of this experiment's runs (Tune needs it absolute). With
+        remote storage, the local folder of what is written beside Tune's files (the
+        searchers' own TensorBoard logs): ``~/dppnas_runs``."""
+        if self.remote_storage:
+            return Path("~/dppnas_runs").expanduser().resolve()
         return Path(self.storage_path).expanduser().resolve()
 
     def run_dir(self) -> Path:
         return self.storage_dir() / self.name
+
+    def run_location(self, run_name: str | None = None) -> str:
+        """Where Tune keeps the run ``run_name`` (default: the experiment's name)."""
+        return f"{self.storage_target()}/{run_name or self.name}"
 
 
 def parse_experiment(data: Any) -> Experiment:

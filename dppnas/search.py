@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from dppnas.config import Experiment
 from dppnas.data import load_dataset
@@ -43,8 +44,15 @@ def run_search(
     resume: bool = False,
     verbose: bool = False,
     stream: TextIO | None = None,
+    trainable: Any = None,
+    callbacks: Sequence[Any] = (),
 ) -> int:
     """Run the experiment end to end; returns the exit code (0, or 1 when no trial finished).
+
+    ``trainable`` replaces the experiment's (real training) trainable, e.g. a benchmark
+    table's :class:`~dppnas.bench.replay.TabularTrainable`; a resumed run needs the same one.
+    ``callbacks`` are Tune callbacks added after the progress line and the archive (a resumed
+    run keeps the callbacks it started with: Tune restores them with the run).
 
     The run's Pareto archive (``pareto.json``, ``pareto.csv``, ``pareto.png`` and TensorBoard
     scalars under ``search/``) is kept by :class:`ParetoArchiveCallback`; on ``resume`` Tune
@@ -63,20 +71,31 @@ def run_search(
     init_ray(address, verbose)
 
     storage = experiment.storage_dir()
+    remote = experiment.remote_storage
     if resume:
-        run_dir = experiment.run_dir()
-        tuner = restore_tuner(experiment, data, run_dir)
+        run_name = experiment.name
+        tuner = restore_tuner(experiment, data, experiment.run_dir(), trainable=trainable)
     else:
-        run_name = next_free_run_name(storage, experiment.name)
-        run_dir = storage / run_name
-        callbacks = [
+        # remote storage (s3://...): Tune's own folder name; the archive is written to Tune's
+        # driver staging folder, which Tune uploads with the run
+        run_name = experiment.name if remote else next_free_run_name(storage, experiment.name)
+        run_callbacks = [
             ProgressCallback(experiment.objectives, experiment.num_samples, stream=out),
-            ParetoArchiveCallback(experiment.objectives, path=run_dir),
+            ParetoArchiveCallback(
+                experiment.objectives, path=None if remote else storage / run_name
+            ),
+            *callbacks,
         ]
-        tuner = build_tuner(experiment, data, run_name, callbacks=callbacks, verbose=verbose)
-    print(f"results: {run_dir}", file=out, flush=True)
+        tuner = build_tuner(
+            experiment, data, run_name, run_callbacks, verbose=verbose, trainable=trainable
+        )
+    run_dir = storage / run_name
+    print(
+        f"results: {experiment.run_location(run_name) if remote else run_dir}", file=out, flush=True
+    )
     results = tuner.fit()
 
+    # with remote storage the archive is rebuilt here from Tune's results
     archive = load_run_archive(run_dir / ARCHIVE_FILE, experiment.objectives, results)
     front = archive.front()
     everything = archive.entries + archive.partial
@@ -91,5 +110,6 @@ def run_search(
         file=out,
     )
     print(format_table(front, experiment.objectives, describe=space.describe), file=out)
-    print(f"\nresults: {run_dir}   (tensorboard --logdir {run_dir})", file=out, flush=True)
+    where = experiment.run_location(run_name) if remote else run_dir
+    print(f"\nresults: {where}   (tensorboard --logdir {where})", file=out, flush=True)
     return 0 if finished else 1

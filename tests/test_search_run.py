@@ -104,3 +104,34 @@ def test_the_run_keeps_its_pareto_archive(finished_run):
     assert f"({len(archive.front())} non-dominated, hypervolume " in output
     assert (run_dir / "pareto.csv").exists() and (run_dir / "pareto.png").exists()
     assert list((run_dir / "search").glob("events.out.tfevents.*"))
+
+
+def test_a_storage_uri_keeps_the_run_and_its_archive_there(ray_session, tmp_path):
+    """``storage_path`` as a URI (``s3://`` on a cluster; ``file://`` here): Tune writes the
+    run there, and the archive travels with it from Tune's driver staging folder."""
+    from dppnas.config import parse_experiment
+    from dppnas.pareto import ParetoArchive
+
+    exp = parse_experiment(
+        {
+            "name": "uri",
+            "seed": 2,
+            "dataset": {"name": "digits", "val_fraction": 0.2},
+            "space": {"name": "dpp", "max_depth": 1, "cells_per_stage": [1], "growth": [8]},
+            "searcher": {"name": "random"},
+            "objectives": [
+                {"metric": "accuracy", "mode": "max", "ref": 0.0},
+                {"metric": "params", "mode": "min", "ref": 100000},
+            ],
+            "devices": {"local-cpu": {"kind": "measured", "threads": 1, "time_cap_s": 0.05}},
+            "train": {"epochs": 1, "batch_size": 128, "checkpoint_every": 0},
+            "num_samples": 2,
+            "storage_path": f"file://{tmp_path}/remote/",
+        }
+    )
+    assert exp.remote_storage and exp.run_location() == f"file://{tmp_path}/remote/uri"
+    out = io.StringIO()
+    assert run_search(exp, stream=out) == 0, out.getvalue()
+    assert f"results: file://{tmp_path}/remote/uri" in out.getvalue()
+    archive = ParetoArchive.load(tmp_path / "remote" / "uri" / "pareto.json")
+    assert len(archive.entries) == 2
