@@ -336,3 +336,31 @@ def test_resume_refuses_a_snapshot_cut_short(tmp_path):
         check_last_snapshot(tmp_path)
     torn.rename(tmp_path / "aside.json")
     check_last_snapshot(tmp_path)  # the snapshot before it is whole
+
+
+def test_resume_repairs_a_searcher_state_cut_short_from_the_driver_copy(tmp_path):
+    """A driver killed while Tune copied its snapshot into the run folder leaves the searcher's
+    state cut short there (seen: an empty MONAS state, and Tune then resumed without its
+    searcher); the stopped driver's staging folder still holds the whole file."""
+    import torch
+
+    from dppnas.errors import DppnasError
+    from dppnas.tuning.tuner import check_last_snapshot, repair_snapshot_files
+
+    run = tmp_path / "runs" / "killed"
+    run.mkdir(parents=True)
+    stamp = "2026-11-24_04-48-04"
+    state = {"controller": torch.zeros(3), "updates": 4}
+    name = f"searcher-state-{stamp}.pkl"
+    (run / name).write_bytes(b"")  # cut short by the kill
+    staging = tmp_path / "ray" / "session_x" / "artifacts" / stamp / "killed" / "driver_artifacts"
+    staging.mkdir(parents=True)
+    torch.save(state, staging / name)  # the driver's whole copy
+
+    with pytest.raises(DppnasError, match=rf"{name} is incomplete"):
+        check_last_snapshot(run)
+    assert repair_snapshot_files(run, [tmp_path / "elsewhere"]) == []  # no copy: left as is
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == [run / name]
+    assert torch.load(run / name, weights_only=True)["updates"] == 4
+    check_last_snapshot(run)
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == []  # whole files are left alone

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pickle
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -124,6 +127,10 @@ def restore_tuner(
             f"(or pass --name/--storage of an existing run)"
         )
     if not experiment.remote_storage:  # the snapshot files are read here (local runs only)
+        for path in repair_snapshot_files(run_dir):
+            log.warning(
+                "--resume: %s was cut short by the stop; restored from the driver's copy", path
+            )
         check_last_snapshot(run_dir)
         for folder in fill_deleted_checkpoints(run_dir):
             log.warning("--resume: %s was deleted after the run's last snapshot; restored", folder)
@@ -134,25 +141,93 @@ def restore_tuner(
     )
 
 
+#: the files of one snapshot of a run that Tune restores from (``*-<session stamp>.*``)
+SNAPSHOT_FILES = (
+    "experiment_state-*.json",
+    "search_gen_state-*.json",
+    "searcher-state-*.pkl",
+    "callback-states-*.pkl",
+)
+
+
+def _whole(path: Path) -> bool:
+    """Whether a snapshot file reads back completely: JSON, a pickle (Tune's
+    ``search_gen_state-*.json`` is one) or a ``torch.save`` zip (MONAS's searcher state)."""
+    import torch
+
+    def as_json() -> None:
+        json.loads(path.read_text())
+
+    def as_pickle() -> None:
+        with path.open("rb") as f:
+            pickle.load(f)
+
+    def as_torch() -> None:
+        torch.load(path, weights_only=False)  # the run's own files, as Tune itself loads them
+
+    for load in (as_json, as_pickle, as_torch):
+        try:
+            load()
+            return True
+        except Exception:
+            continue
+    return False
+
+
+def repair_snapshot_files(run_dir: Path, ray_temp_dirs: Sequence[Path] | None = None) -> list[Path]:
+    """Replace snapshot files of the run folder that a stop cut short with the stopped driver's
+    own copies, and return the files replaced.
+
+    Tune writes each snapshot whole (temporary file, then rename) into the driver's staging
+    folder (``<ray temp>/session_*/artifacts/<stamp>/<run>/driver_artifacts``), then copies
+    it into the run folder file by file: a driver killed during that copy leaves a file cut
+    short there (its searcher's state, say) while the staged one is whole; a SIGKILL leaves
+    the staging folder on disk. Local runs on the machine of the stopped driver only; a file
+    without a whole staged copy is left as it is (:func:`check_last_snapshot` reports it).
+    """
+    if ray_temp_dirs is None:
+        roots = {Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"}
+        ray_temp_dirs = sorted(roots | {Path("/tmp/ray")})
+    repaired: list[Path] = []
+    for pattern in SNAPSHOT_FILES:
+        for path in sorted(run_dir.glob(pattern)):
+            if _whole(path):
+                continue
+            staged = [
+                c
+                for root in ray_temp_dirs
+                for c in root.glob(
+                    f"session_*/artifacts/*/{run_dir.name}/driver_artifacts/{path.name}"
+                )
+                if _whole(c)
+            ]
+            if staged:  # the same file name is the same session's: the newest copy is its last
+                tmp = path.with_name(f".{path.name}.repair")
+                shutil.copyfile(max(staged, key=lambda c: c.stat().st_mtime), tmp)
+                os.replace(tmp, path)
+                repaired.append(path)
+    return repaired
+
+
 def check_last_snapshot(run_dir: Path) -> None:
     """Refuse to resume from a snapshot of the run that was cut short.
 
     Tune copies its snapshot into the run folder file by file; a driver killed in the middle
-    of the copy leaves an incomplete ``experiment_state-*.json``, from which Tune would
-    silently start the whole experiment over. The snapshot before it is intact.
+    of the copy leaves an incomplete file (the experiment state, from which Tune would
+    silently start the whole experiment over, or the searcher's state, which it would drop).
+    :func:`repair_snapshot_files` restores what it can first; the snapshot before is intact.
     """
-    states = sorted(run_dir.glob("experiment_state-*.json"))  # Tune restores the last one
-    if not states:
-        return
-    try:
-        json.loads(states[-1].read_text())
-    except (OSError, ValueError) as err:
-        stamp = states[-1].name.removeprefix("experiment_state-").removesuffix(".json")
+    for pattern in SNAPSHOT_FILES:
+        files = sorted(run_dir.glob(pattern))  # Tune restores the last one
+        if not files or _whole(files[-1]):
+            continue
+        prefix, suffix = pattern.split("*")
+        stamp = files[-1].name.removeprefix(prefix).removesuffix(suffix)
         raise DppnasError(
-            f"--resume: {states[-1]} is incomplete (the driver stopped while Tune saved it: "
-            f"{err}); move that session's files (*-{stamp}.json, *-{stamp}.pkl) out of "
-            f"{run_dir} to resume from the snapshot before it"
-        ) from None
+            f"--resume: {files[-1]} is incomplete (the driver stopped while Tune saved it); "
+            f"move that session's files (*-{stamp}.json, *-{stamp}.pkl) out of {run_dir} to "
+            f"resume from the snapshot before it"
+        )
 
 
 def fill_deleted_checkpoints(run_dir: Path) -> list[Path]:
