@@ -60,6 +60,8 @@ from ray.tune import Callback
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dppnas.jsonl import append_line, read_lines  # noqa: E402 - after the path
+
 RUN_NAME = "chaos"
 EVENTS = "events.jsonl"
 SPACE = {
@@ -153,10 +155,7 @@ class EventLog(Callback):
             "arch": arch_key(dict(trial.config.get("arch", {}))),
             "pid": os.getpid(),
         }
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.path, record)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
         self._write("result", trial, result)
@@ -214,16 +213,7 @@ def write_experiment(
 
 def read_events(work: Path) -> list[dict[str, Any]]:
     """The event log; a line torn by a kill is skipped."""
-    path = work / EVENTS
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+    return read_lines(work / EVENTS)
 
 
 def completed_ids(work: Path) -> set[str]:

@@ -31,6 +31,7 @@ from dppnas.config import TrainOptions
 from dppnas.data import DataOptions, load_dataset
 from dppnas.devices import make_device
 from dppnas.errors import DppnasError
+from dppnas.jsonl import append_line, read_lines
 from dppnas.nn import deploy
 from dppnas.spaces import make_space
 
@@ -50,32 +51,6 @@ class TableSpec(BaseModel):
     seed: int = 0
     latency_rounds: int = Field(3, ge=1)
     latency_threads: int = Field(1, ge=1)
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line durably (a killed build loses at most the line being written)."""
-    torn = False
-    if path.exists() and path.stat().st_size > 0:
-        with open(path, "rb") as f:
-            f.seek(-1, os.SEEK_END)
-            torn = f.read(1) != b"\n"
-    with open(path, "a") as f:
-        # a kill mid-write leaves a torn last line: end it so this record stays whole
-        f.write(("\n" if torn else "") + json.dumps(record, separators=(",", ":")) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a torn last line from a kill: ignore it, redo that arch
-            continue
-    return records
 
 
 def machine_info() -> dict[str, Any]:
@@ -131,12 +106,12 @@ class TableBuild:
 
     def latencies(self) -> dict[str, list[float]]:
         rounds: dict[str, list[float]] = {}
-        for r in _read_lines(self.latency_file):
+        for r in read_lines(self.latency_file):
             rounds.setdefault(r["key"], []).append(r["latency_ms"])
         return rounds
 
     def results(self) -> dict[str, dict[str, Any]]:
-        return {r["key"]: r for r in _read_lines(self.results_file)}
+        return {r["key"]: r for r in read_lines(self.results_file)}
 
     def measure_latency(self, log=print) -> None:
         """Round-robin latency rounds for every architecture still short of rounds."""
@@ -160,7 +135,7 @@ class TableBuild:
                 torch.manual_seed(0)
                 model = deploy(self.space.build(arch, shape, classes))
                 ms = device.latency_ms(model, shape)
-                _append(self.latency_file, {"key": key, "round": round_, "latency_ms": ms})
+                append_line(self.latency_file, {"key": key, "round": round_, "latency_ms": ms})
 
     def train_all(self, workers: int, log=print) -> None:
         """Train every architecture without a result, ``workers`` at a time, through Ray."""
@@ -187,7 +162,7 @@ class TableBuild:
             for ref in ready:
                 arch = pending.pop(ref)
                 record = ray.get(ref)
-                _append(self.results_file, {"key": arch_key(arch), **record})
+                append_line(self.results_file, {"key": arch_key(arch), **record})
                 finished += 1
                 rate = (time.monotonic() - start) / finished
                 log(
