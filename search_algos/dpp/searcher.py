@@ -26,10 +26,13 @@ Tune contract (DESIGN sections 3 and 7):
   of the ``param_space``, whose ``arch`` keys must be the space's decisions.
 * Up to ``k`` suggestions are pending at once; ``None`` while a step's trials run;
   ``Searcher.FINISHED`` after the last step.
-* Off the suggest path: when a step's last trial completes, the next step (surrogate fit,
-  expansion, prediction, costing, selection) is prepared on a background thread, so Tune's
-  event loop never waits on it; ``suggest`` returns ``None`` until it is ready. The outcome is
-  the same as preparing it in ``suggest`` (it reads only the completed step's state).
+* Step boundaries: when a step's last trial completes, the next step (surrogate fit,
+  expansion, prediction, costing, selection) starts on a background thread, overlapping
+  Tune's own work on that completion (callbacks, checkpoints); the next ``suggest`` waits for
+  what is left of it rather than answering ``None``: with no trial running, Tune polls a
+  searcher that answered ``None`` once a second (``time.sleep(1)``) and, measured here, then
+  started the next step's trials one at a time. The outcome is the same as preparing the step
+  in ``suggest`` (it reads only the completed step's state).
 * Which results count: only a result whose ``final`` is true (or absent: the trainable does not
   use the convention) trains the surrogate. A trial a scheduler stopped counts as completed for
   the step (it was trained; its cell is kept and can be expanded) but its accuracy is recorded,
@@ -352,8 +355,6 @@ class DPPNetSearcher(Searcher):
                 "the DPP-Net searcher has no space or no metric: pass space= and metric=/mode= "
                 "lists, or run it in a Tuner whose param_space holds them"
             )
-        if self._preparing is not None and not self._preparing.done():
-            return None  # the next step is being prepared
         if self._step is None:
             self._start_step(1)
         while True:
