@@ -109,18 +109,13 @@ def suggest_latency(searcher: str, n: int) -> list[float] | None:
         return None
     algo.set_search_properties(None, None, {"arch": experiment.search_space.tune_space()})
     times: list[float] = []
-    suggested = 0
-    while suggested < n:
-        trial_id = f"t{len(times)}"
+    for i in range(n):
+        trial_id = f"t{i}"
         start = time.perf_counter()
         config = algo.suggest(trial_id)
         times.append((time.perf_counter() - start) * 1e3)
-        if config is None and hasattr(algo, "wait"):  # DPP-Net: next step being prepared
-            algo.wait()
-            continue
         if config is None or config == Searcher.FINISHED:
             break
-        suggested += 1
         algo.on_trial_complete(trial_id, result=instant_metrics(config["arch"]))
     return times
 

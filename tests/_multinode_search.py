@@ -22,6 +22,7 @@ import ray
 from ray import tune
 from ray.cluster_utils import Cluster
 
+from dppnas.jsonl import append_line, read_lines
 from dppnas.pareto import Objective, ParetoArchive
 from dppnas.tuning.archive_callback import ParetoArchiveCallback
 from search_algos import MONASSearcher
@@ -40,8 +41,10 @@ def trainable(config: dict[str, Any]) -> None:
     trial = tune.get_context().get_trial_id()
     for epoch in range(1, REPORTS + 1):
         time.sleep(1.0 if node == config["slow_node"] else 0.3)
-        with open(Path(config["reports"]) / f"{trial}.jsonl", "a") as f:
-            f.write(json.dumps({"trial": trial, "node": node, "epoch": epoch}) + "\n")
+        append_line(
+            Path(config["reports"]) / f"{trial}.jsonl",
+            {"trial": trial, "node": node, "epoch": epoch},
+        )
         width, kernel = config["width"], config["kernel"]
         tune.report(
             {
@@ -56,14 +59,7 @@ def trainable(config: dict[str, Any]) -> None:
 
 def reports(folder: Path) -> list[dict[str, Any]]:
     """Every report logged so far (a line being written is skipped)."""
-    lines = [line for f in folder.glob("*.jsonl") for line in f.read_text().splitlines()]
-    found = []
-    for line in lines:
-        try:
-            found.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return found
+    return [r for f in folder.glob("*.jsonl") for r in read_lines(f)]
 
 
 def remove_when_used(cluster: Cluster, node: Any, folder: Path, done: threading.Event) -> None:

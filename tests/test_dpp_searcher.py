@@ -229,7 +229,6 @@ def _result(cell: Cell, final: bool = True) -> dict:
 def _suggest_all(searcher, space, ids):
     """Suggestions until the searcher says None or FINISHED: ``{trial_id: cell}``, last answer."""
     out = {}
-    searcher.wait()  # a step prepared in the background after the last one completed
     while True:
         trial_id = f"t{next(ids)}"
         config = searcher.suggest(trial_id)
@@ -319,8 +318,6 @@ def _run_lockstep(searchers, space, ids, trials_left=None):
     pending: list[str] = []
     while True:
         trial_id = f"t{next(ids)}"
-        for s in searchers:
-            s.wait()  # a step prepared in the background after the last one completed
         answers = [s.suggest(trial_id) for s in searchers]
         for log, answer in zip(logs, answers, strict=True):
             log.append(answer)

@@ -103,9 +103,6 @@ class _Background:
         except BaseException as err:  # handed to the caller of result()
             self._error = err
 
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
     def result(self) -> Any:
         self._thread.join()
         if self._error is not None:
@@ -425,12 +422,6 @@ class DPPNetSearcher(Searcher):
             record.scoring_seconds,
         )
         self._log.step_scored(record)
-
-    def wait(self) -> None:
-        """Block until the step being prepared in the background (if any) is ready: for
-        callers driving the searcher directly, outside Tune's event loop."""
-        if self._preparing is not None:
-            self._preparing.result()
 
     def _settle(self) -> None:
         """Install a step prepared in the background (before saving the state)."""
