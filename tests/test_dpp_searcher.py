@@ -179,6 +179,44 @@ def test_surrogate_weights_round_trip():
     np.testing.assert_array_equal(surrogate.predict(cells)[0], copy.predict(cells)[0])
 
 
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_ensemble_trained_together_equals_members_trained_alone(loss):
+    """The batched ensemble fit is the same optimisation as one nn.LSTM and one Adam per member
+    (mixed depths, so padding and the last-token read-out are exercised)."""
+    import torch
+    import torch.nn.functional as F
+
+    from search_algos.dpp.surrogate import _LSTMRegressor, _member_seed
+
+    depth1 = root_cells(NORMS, CONVS)
+    cells = depth1 + expand(depth1[:2], NORMS, CONVS)[:10]
+    accuracies = [true_accuracy(c) for c in cells]
+    options = {"ensemble": 3, "epochs": 40, "weight_decay": 1e-3, "loss": loss}
+    surrogate = AccuracySurrogate(NORMS, CONVS, options, seed=5)
+    surrogate.fit(cells, accuracies)
+
+    tokens, lengths = surrogate.encode(cells)
+    target = (torch.tensor(accuracies, dtype=torch.float32) - surrogate.mean) / surrogate.scale
+    o = surrogate.options
+    for m, batched in enumerate(surrogate.members):
+        torch.manual_seed(_member_seed(5, 0, m))
+        alone = _LSTMRegressor(len(NORMS) + len(CONVS), o.embedding, o.hidden)
+        adam = torch.optim.Adam(alone.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+        for _ in range(o.epochs):
+            prediction = alone(tokens, lengths)
+            if loss == "huber":
+                error = F.huber_loss(prediction, target)
+            else:
+                error = F.mse_loss(prediction, target)
+            adam.zero_grad()
+            error.backward()
+            adam.step()
+        with torch.no_grad():
+            np.testing.assert_allclose(
+                batched(tokens, lengths).numpy(), alone(tokens, lengths).numpy(), atol=1e-4
+            )
+
+
 # --- device objectives of untrained cells ----------------------------------------------------
 
 

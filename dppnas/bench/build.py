@@ -216,8 +216,12 @@ class TableBuild:
         }
         out_dir.mkdir(parents=True, exist_ok=True)
         out = out_dir / f"{self.spec.name}.json.gz"
-        with atomic_writer(out, binary=True) as raw, gzip.open(raw, "wt") as f:
-            json.dump(table, f, separators=(",", ":"))
+        # no time stamp or file name in the gzip header: the same build gives the same bytes
+        with (
+            atomic_writer(out, binary=True) as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as f,
+        ):
+            f.write(json.dumps(table, separators=(",", ":")).encode())
         return out
 
 

@@ -121,31 +121,15 @@ class AccuracySurrogate:
         target = (y - self.mean) / self.scale
         tokens, lengths = self.encode(cells)
         o = self.options
-        members = []
         with fixed_threads(o.threads):
+            members = []
             for m in range(o.ensemble):
-                members.append(self._fit_member(m, tokens, lengths, target))
-        self.members = members
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(_member_seed(self.seed, self.fits, m))
+                    members.append(_LSTMRegressor(self._vocabulary, o.embedding, o.hidden))
+            _train_ensemble(members, tokens, lengths, target, o)
+        self.members = [member.eval() for member in members]
         self.fits += 1
-
-    def _fit_member(self, m: int, tokens: Tensor, lengths: Tensor, target: Tensor) -> nn.Module:
-        """One member, from its own seeded initialisation, trained full-batch with Adam."""
-        o = self.options
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_member_seed(self.seed, self.fits, m))
-            model = _LSTMRegressor(self._vocabulary, o.embedding, o.hidden)
-        optimiser = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        model.train()
-        for _ in range(o.epochs):
-            prediction = model(tokens, lengths)
-            if o.loss == "huber":
-                loss = F.huber_loss(prediction, target, delta=1.0)
-            else:
-                loss = F.mse_loss(prediction, target)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-        return model.eval()
 
     @torch.inference_mode()
     def predict(self, cells: Sequence[Cell]) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +167,71 @@ class AccuracySurrogate:
         self.mean = float(state["mean"])
         self.scale = float(state["scale"])
         self.fits = int(state["fits"])
+
+
+def _train_ensemble(
+    members: Sequence[_LSTMRegressor],
+    tokens: Tensor,
+    lengths: Tensor,
+    target: Tensor,
+    options: SurrogateOptions,
+) -> None:
+    """Train every member full-batch with Adam, all members in one batched computation.
+
+    Each member's parameters are stacked along a leading member axis and the LSTM is unrolled
+    by hand (gates in ``nn.LSTM``'s order i, f, g, o), so that one forward/backward pass serves
+    the whole ensemble. The loss is the sum of the members' losses and the parameters are
+    disjoint, so each member gets exactly its own gradient; Adam works element by element, so
+    this is the same optimisation as one Adam per member, about 3x faster (the step between two
+    DPP-Net steps waits for it). The trained weights are copied back into ``members``.
+    """
+    stacked = {
+        name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
+        .clone()
+        .requires_grad_(True)
+        for name, _ in members[0].named_parameters()
+    }
+    embed = stacked["embed.weight"]  # (E, V + 1, D)
+    w_ih, w_hh = stacked["lstm.weight_ih_l0"], stacked["lstm.weight_hh_l0"]  # (E, 4H, D|H)
+    head_w, head_b = stacked["head.weight"], stacked["head.bias"]  # (E, 1, H), (E, 1)
+    count, steps = len(tokens), tokens.shape[1]
+    hidden = w_hh.shape[2]
+    # one-hot tokens (an embedding lookup as a matmul: its backward is cheaper than indexing's)
+    one_hot = F.one_hot(tokens.reshape(-1), embed.shape[1]).to(embed.dtype)  # (N*T, V + 1)
+    # whether step t is a sequence's last real token, (T, N, 1)
+    is_last = (torch.arange(steps).unsqueeze(1) == (lengths - 1)).to(embed.dtype).unsqueeze(-1)
+    optimiser = torch.optim.Adam(
+        list(stacked.values()), lr=options.lr, weight_decay=options.weight_decay
+    )
+    for _ in range(options.epochs):
+        bias = (stacked["lstm.bias_ih_l0"] + stacked["lstm.bias_hh_l0"]).unsqueeze(1)
+        x = torch.matmul(one_hot, embed)  # (E, N*T, D)
+        projected = torch.baddbmm(bias, x, w_ih.transpose(1, 2)).view(
+            len(members), count, steps, -1
+        )
+        h = c = final = projected.new_zeros(len(members), count, hidden)
+        # unbind, not projected[:, :, t]: each select's backward would zero-fill the whole
+        for t, step_input in enumerate(projected.unbind(dim=2)):
+            gates = step_input + torch.bmm(h, w_hh.transpose(1, 2))
+            i, f, g, o = gates.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            final = final + h * is_last[t]  # the hidden state after each sequence's last token
+        prediction = torch.baddbmm(head_b.unsqueeze(1), final, head_w.transpose(1, 2))
+        prediction = prediction.squeeze(-1)  # (E, N)
+        goal = target.expand_as(prediction)
+        if options.loss == "huber":
+            losses = F.huber_loss(prediction, goal, delta=1.0, reduction="none")
+        else:
+            losses = F.mse_loss(prediction, goal, reduction="none")
+        loss = losses.mean(dim=1).sum()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        for e, member in enumerate(members):
+            for name, parameter in member.named_parameters():
+                parameter.copy_(stacked[name][e])
 
 
 def _member_seed(seed: int, fit: int, member: int) -> int:
