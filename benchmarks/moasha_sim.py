@@ -41,10 +41,12 @@ def sample(table: BenchmarkTable, n: int, how: str, rng: np.random.Generator) ->
 
 
 def simulate(
-    table: BenchmarkTable, entries: list[TableEntry], eta: float | None
+    table: BenchmarkTable, entries: list[TableEntry], eta: float | None, oracle: bool = False
 ) -> tuple[int | None, float, int]:
     """(epochs until the ratio reaches TARGET or None, final ratio, epochs used); ``eta``
-    None = FIFO (every trial trained to the full budget)."""
+    None = FIFO (every trial trained to the full budget). ``oracle``: the rungs see each
+    trial's full-budget metrics instead of its current ones (perfect rung decisions: a bound
+    on what any ranking at the rungs can achieve with these samples)."""
     max_t = table.epochs
     rungs = None if eta is None else Rungs(rung_milestones(1, eta, max_t), table.maximise, eta)
     metrics = [o.metric for o in table.objectives]
@@ -59,7 +61,7 @@ def simulate(
                 if reached is None and ratio >= TARGET:
                     reached = epochs
                 break
-            vector = [entry.metrics(epoch)[m] for m in metrics]
+            vector = [entry.metrics(max_t if oracle else epoch)[m] for m in metrics]
             if rungs is not None and rungs.on_result(f"t{i}", epoch, vector) == STOP:
                 break
     return reached, ratio, epochs
@@ -73,13 +75,17 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300, help="MO-ASHA trials per seed")
     parser.add_argument("--eta", default="3,4,9", help="reduction factors (comma-separated)")
     parser.add_argument("--sampling", choices=["uniform", "decisions"], default="uniform")
+    parser.add_argument(
+        "--oracle", action="store_true", help="rungs rank on full-budget metrics (a bound)"
+    )
     args = parser.parse_args()
 
     table = load_table(args.table)
     settings: list[tuple[str, float | None, int]] = [("fifo", None, args.fifo_budget)]
     settings += [(f"moasha eta={e}", float(e), args.budget) for e in args.eta.split(",")]
     print(
-        f"table {table.name}, {args.sampling} sampling, {args.seeds} seeds; "
+        f"table {table.name}, {args.sampling} sampling, {args.seeds} seeds"
+        f"{', oracle rungs' if args.oracle else ''}; "
         f"epochs until hv ratio {TARGET}"
     )
     print(
@@ -88,7 +94,12 @@ def main() -> None:
     medians: dict[str, Any] = {}
     for label, eta, budget in settings:
         runs = [
-            simulate(table, sample(table, budget, args.sampling, np.random.default_rng(s)), eta)
+            simulate(
+                table,
+                sample(table, budget, args.sampling, np.random.default_rng(s)),
+                eta,
+                args.oracle,
+            )
             for s in range(args.seeds)
         ]
         hit = [r[0] for r in runs if r[0] is not None]
