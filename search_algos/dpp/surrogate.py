@@ -182,8 +182,8 @@ def _train_ensemble(
     by hand (gates in ``nn.LSTM``'s order i, f, g, o), so that one forward/backward pass serves
     the whole ensemble. The loss is the sum of the members' losses and the parameters are
     disjoint, so each member gets exactly its own gradient; Adam works element by element, so
-    this is the same optimisation as one Adam per member, about 3x faster (the step between two
-    DPP-Net steps waits for it). The trained weights are copied back into ``members``.
+    this is the same optimisation as one Adam per member, 2-3x faster (measured: 0.46 -> 0.20 s
+    for 18 depth-1 cells; the step between two DPP-Net steps waits for it). The trained weights are copied back into ``members``.
     """
     stacked = {
         name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
@@ -210,7 +210,7 @@ def _train_ensemble(
             len(members), count, steps, -1
         )
         h = c = final = projected.new_zeros(len(members), count, hidden)
-        # unbind, not projected[:, :, t]: each select's backward would zero-fill the whole
+        # unbind, not projected[:, :, t]: each select's backward would zero-fill a full-size tensor
         for t, step_input in enumerate(projected.unbind(dim=2)):
             gates = step_input + torch.bmm(h, w_hh.transpose(1, 2))
             i, f, g, o = gates.chunk(4, dim=-1)
