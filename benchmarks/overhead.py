@@ -8,7 +8,12 @@ suggest() latency is timed by driving each ``Searcher`` directly (suggest, then 
 result back) outside Tune; BasicVariantGenerator is a generator, not a Searcher, so ``random``
 has no suggest() figure.
 
-    python benchmarks/overhead.py [--trials 200] [--searchers random,monas,dpp,nsga2]
+A Tune run of 100 instant trials lasts seconds, so a shared machine moves one run's rate by
+10 % or more; ``--repeats R`` runs every searcher R times, rotating the order each round
+(each searcher goes first once in every len(searchers) rounds), and reports the median
+trials/s and the median of the per-round ratios to ``random``.
+
+    python benchmarks/overhead.py [--trials 200] [--repeats 1] [--searchers random,monas,dpp,nsga2]
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--searchers", default="random,monas,dpp,nsga2")
+    parser.add_argument("--repeats", type=int, default=1, help="Tune runs per searcher")
     args = parser.parse_args()
 
     import ray
@@ -134,24 +140,34 @@ def main() -> None:
     skipped = [s for s in args.searchers.split(",") if s not in SEARCHERS]
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    rows = {}
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    done_by: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as storage:
-        for name in names:
-            done, seconds = throughput(name, args.trials, storage)
-            lat = suggest_latency(name, args.trials)
-            rows[name] = (done, seconds, lat)
-    base = rows["random"][0] / rows["random"][1] if "random" in rows else None
-    print(f"instant trials, budget {args.trials}, concurrency 2, reuse_actors, 2 CPUs")
+        for round_ in range(max(1, args.repeats)):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                done, seconds = throughput(name, args.trials, storage)
+                rates[name].append(done / seconds)
+                done_by[name] = done
+    latency = {name: suggest_latency(name, args.trials) for name in names}
+    runs = len(next(iter(rates.values()), []))
     print(
-        f"{'searcher':<9}{'trials':>7}{'seconds':>9}{'trials/s':>10}{'vs random':>10}"
+        f"instant trials, budget {args.trials}, concurrency 2, reuse_actors, 2 CPUs, "
+        f"{runs} run(s) per searcher (median)"
+    )
+    print(
+        f"{'searcher':<9}{'trials':>7}{'trials/s':>10}{'vs random':>10}"
         f"{'suggest p50 ms':>16}{'p99 ms':>9}"
     )
-    for name, (done, seconds, lat) in rows.items():
-        rate = done / seconds
-        ratio = f"{rate / base:.2f}" if base else "-"
+    for name in names:
+        ratio = "-"
+        if "random" in rates:
+            ratio = f"{statistics.median(np.divide(rates[name], rates['random'])):.2f}"
+        lat = latency[name]
         p50 = f"{statistics.median(lat):.2f}" if lat else "-"
         p99 = f"{np.percentile(lat, 99):.2f}" if lat else "-"
-        print(f"{name:<9}{done:>7}{seconds:>9.1f}{rate:>10.1f}{ratio:>10}{p50:>16}{p99:>9}")
+        rate = statistics.median(rates[name])
+        print(f"{name:<9}{done_by[name]:>7}{rate:>10.1f}{ratio:>10}{p50:>16}{p99:>9}")
     if skipped:
         print(f"not registered (skipped): {', '.join(skipped)}")
 

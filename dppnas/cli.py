@@ -179,6 +179,14 @@ def _add_device_commands(sub) -> None:
     evaluate.add_argument("--n", type=int, default=200, help="networks to measure")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    evaluate.add_argument(
+        "--reanchor",
+        type=int,
+        default=0,
+        metavar="K",
+        help="re-time K of the table's calibration networks in the same rounds and scale the "
+        "predictions to this session's speed (default 0: off)",
+    )
     evaluate.add_argument("--out", required=True, help="results JSON, e.g. eval.json")
     evaluate.set_defaults(handler=_cmd_latency_eval)
 
@@ -280,6 +288,7 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
         n=args.n,
         seed=args.seed,
         rounds=args.rounds,
+        reanchor=args.reanchor,
         log=lambda m: print(m, flush=True),
     )
     write_json(result, args.out)
@@ -292,6 +301,13 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
         f"query={r['query_ms']['first_median']:.3f} ms (cached "
         f"{r['query_ms']['cached_median'] * 1e3:.1f} us) -> {args.out}"
     )
+    if r["reanchor"]:
+        a = r["reanchor"]
+        print(
+            f"latency-eval: re-anchored with {a['networks']} calibration networks: speed "
+            f"factor {a['factor']:.3f}; unanchored within_10pct="
+            f"{a['unanchored']['within_10pct']:.3f}"
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ No Ray; timings use tiny networks and short caps (the figures are not judged her
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import random
@@ -140,6 +141,30 @@ def test_latency_eval_leaves_out_calibration_networks(tiny_table):
     for key in ("within_10pct", "within_5pct", "mape", "spearman", "kendall", "reference_spread"):
         assert key in result
     assert 0 <= result["within_10pct"] <= 1 and result["reference_spread"] >= 0
+
+
+def test_latency_eval_reanchors_to_this_sessions_speed(tiny_table, tmp_path):
+    """A table profiled on a machine 3x slower than now: its calibration networks, timed again
+    in the evaluation's rounds, give the speed factor, and every prediction is scaled by it."""
+    space, table, _ = tiny_table
+    slower = copy.deepcopy(table)
+    for network in slower.networks:
+        network.measured_ms *= 3.0
+    path = tmp_path / "slower.lut.json"
+    slower.save(path)
+    quiet = {"timing": FAST, "log": lambda m: None}
+    result = evaluate_table(path, space, n=4, seed=3, rounds=3, reanchor=3, **quiet)
+    anchoring = result["reanchor"]
+    assert anchoring["networks"] == 3
+    assert 0.15 < anchoring["factor"] < 0.6  # ~1/3, with a loaded machine's timing noise
+    device = LutDevice.from_table(slower)
+    for network in result["networks"]:
+        model = build_deployed(space, json.loads(network["arch"]), SHAPE, 10)
+        unanchored = device.latency_ms(model, SHAPE)
+        assert network["predicted_ms"] == pytest.approx(unanchored * anchoring["factor"])
+    assert set(anchoring["unanchored"]) >= {"within_10pct", "mape", "spearman"}
+    with pytest.raises(DppnasError, match=r"--reanchor 6 needs 6 calibration networks"):
+        evaluate_table(path, space, n=4, reanchor=6, **quiet)
 
 
 def test_prediction_scores():

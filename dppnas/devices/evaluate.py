@@ -5,6 +5,15 @@ networks, measures each on this machine with the ``measured`` method in interlea
 (the reference: median over rounds; its run-to-run spread is reported), predicts each with the
 table, and scores the predictions like nn-Meter (share within +-10 % of measured) plus MAPE and
 rank correlations.
+
+Re-anchoring (``reanchor=K``, ours): a shared machine's speed drifts by several percent
+between sessions and even between minutes (measured here: the held-out networks ran 3-6 %
+off the table's calibration in both directions), which no table made at another time can
+predict. With ``K > 0``, K of the table's own calibration networks (never evaluated) are
+timed again in the same interleaved rounds as the evaluated networks, and every prediction is
+multiplied by the median ratio of their times now to their times at profiling: the table's
+layer times and calibration stay as profiled, only the machine's current speed is updated.
+The scores without it are kept under ``reanchor.unanchored``.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from dppnas.devices.lut import LookupTable, LutDevice, now_iso
+from dppnas.devices.lut import CalibrationNetwork, LookupTable, LutDevice, now_iso
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
 from dppnas.devices.profile import NETWORK_TIMING, build_deployed, sample_architectures
 from dppnas.devices.timing import TimingOptions, fixed_threads, interleaved_medians
@@ -61,11 +70,15 @@ def evaluate_table(
     seed: int = 0,
     rounds: int = 5,
     timing: TimingOptions = NETWORK_TIMING,
+    reanchor: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Measure ``n`` held-out random architectures of ``space`` and score the table on them."""
+    """Measure ``n`` held-out random architectures of ``space`` and score the table on them
+    (re-anchored to this session's speed with ``reanchor`` calibration networks, see above)."""
     if n < 1 or rounds < 1:
         raise DppnasError("latency-eval: --n and --rounds must be at least 1")
+    if reanchor < 0:
+        raise DppnasError("latency-eval: --reanchor must be 0 (off) or a number of networks")
     table = LookupTable.load(table_path)
     shape = table.input_shape
     device = LutDevice.from_table(table, "lut", str(table_path))
@@ -78,8 +91,10 @@ def evaluate_table(
         )
     if len(archs) < n:
         log(f"latency-eval: the space has only {len(archs)} architectures left; using them all")
+    anchors = _anchor_networks(table, space, reanchor, seed)
     log(f"latency-eval: building {len(archs)} networks of {space.name!r}")
     models = [build_deployed(space, arch, shape, table.num_classes) for arch in archs]
+    anchor_models = [build_deployed(space, a.arch, shape, table.num_classes) for a in anchors]
 
     # predictions, and what one query costs (first: traces the model; then: cached)
     first, cached, predicted = [], [], []
@@ -108,7 +123,7 @@ def evaluate_table(
     load_before = _load_average()
     started = time.perf_counter()
     with reference.session():
-        runners = [reference.runner(m, shape) for m in models]
+        runners = [reference.runner(m, shape) for m in models + anchor_models]
         medians = interleaved_medians(
             runners,
             rounds,
@@ -117,12 +132,28 @@ def evaluate_table(
             seed=seed,
             progress=lambda r, k: log(f"latency-eval: round {r}/{k} done"),
         )
+    medians, anchor_medians = medians[: len(models)], medians[len(models) :]
     measured = [statistics.median(m) for m in medians]
     spreads = [spread_of(m) for m in medians]
 
     from dppnas.bench.enumerate import arch_key
 
     scores = prediction_scores(measured, predicted)
+    anchoring = None
+    if anchors:
+        ratios = [
+            statistics.median(m) / a.measured_ms
+            for a, m in zip(anchors, anchor_medians, strict=True)
+        ]
+        factor = float(statistics.median(ratios))
+        anchoring = {
+            "networks": len(anchors),
+            "factor": factor,
+            "ratio_spread": spread_of(ratios),
+            "unanchored": scores,
+        }
+        predicted = [p * factor for p in predicted]
+        scores = prediction_scores(measured, predicted)
     result: dict[str, Any] = {
         "n": len(archs),
         **scores,
@@ -135,6 +166,7 @@ def evaluate_table(
             "reference_spread": "median over networks of (max - min) / median of the rounds",
             "latency": "ms",
         },
+        "reanchor": anchoring,
         "requested_n": n,
         "seed": seed,
         "rounds": rounds,
@@ -166,6 +198,28 @@ def evaluate_table(
         ],
     }
     return result
+
+
+def _anchor_networks(
+    table: LookupTable, space: SearchSpace, k: int, seed: int
+) -> list[CalibrationNetwork]:
+    """``k`` of the table's calibration networks of ``space``, seeded, spanning their sizes."""
+    if k == 0:
+        return []
+    own = table.calibration_keys(space.config())
+    networks = sorted(
+        (n for n in table.networks if n.key in own), key=lambda n: (n.measured_ms, n.key)
+    )
+    if len(networks) < k:
+        raise DppnasError(
+            f"latency-eval: --reanchor {k} needs {k} calibration networks of space "
+            f"{space.name!r} in the table, it has {len(networks)} (re-profile with "
+            f"--calibration-networks {k} or more, or lower --reanchor)"
+        )
+    # one per size bin, drawn at random within the bin: fast and slow networks both anchor
+    rng = np.random.default_rng(seed)
+    bins = np.array_split(np.arange(len(networks)), k)
+    return [networks[int(rng.choice(b))] for b in bins]
 
 
 def _load_average() -> list[float] | None:
