@@ -22,9 +22,9 @@ Mask and stage are buffers, so ``state_dict`` round-trips a partly condensed mod
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
+from copy import deepcopy
 from typing import Any
 
 import torch
@@ -252,14 +252,16 @@ def set_condensation_progress(model: nn.Module, progress: float) -> None:
         conv.set_progress(progress)
 
 
-def deploy(model: nn.Module) -> nn.Module:
+def deploy(model: nn.Module, copy: bool = True) -> nn.Module:
     """A deep copy of ``model`` for inference, in eval mode.
 
     Every learned group conv is finalised (all condensation stages applied) and replaced by its
     :class:`CondensedConv`; ``model`` itself is untouched. Use it to count FLOPs and parameters
-    and to time latency.
+    and to time latency. ``copy=False`` converts ``model`` in place instead (for a throwaway
+    module: the deep copy is most of the cost of deploying a single layer).
     """
-    model = copy.deepcopy(model)
+    if copy:
+        model = deepcopy(model)
     for module in model.modules():
         module.__dict__.pop(_CACHE_ATTR, None)
     if isinstance(model, LearnedGroupConv):

@@ -219,7 +219,7 @@ class CellCosts:
                 make_norm(norm, c_in),
                 make_op(conv, c_in, c_out, groups=o.groups, condense_factor=o.condense_factor),
             )
-            deployed = deploy(module)
+            deployed = deploy(module, copy=False)  # built for this only
             values = self._costs(
                 deployed,
                 (c_in, height, width),
