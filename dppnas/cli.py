@@ -1,6 +1,6 @@
 """``dppnas`` command line: ``search``, ``bench``, the device commands ``profile``,
-``latency-eval``, ``calibrate`` and ``devices``, and the result commands ``report``, ``export``
-and ``retrain``.
+``latency-eval``, ``reanchor``, ``calibrate`` and ``devices``, and the result commands
+``report``, ``export`` and ``retrain``.
 
 User errors print one line ``dppnas: error: ...`` on stderr, no traceback, exit code 2.
 """
@@ -190,6 +190,17 @@ def _add_device_commands(sub) -> None:
     evaluate.add_argument("--out", required=True, help="results JSON, e.g. eval.json")
     evaluate.set_defaults(handler=_cmd_latency_eval)
 
+    reanchor = sub.add_parser(
+        "reanchor",
+        help="re-time a latency table's calibration networks here and scale it to this "
+        "session's machine speed",
+    )
+    reanchor.add_argument("--device-file", required=True, help="the table (updated in place)")
+    reanchor.add_argument("--networks", type=int, default=20, help="calibration networks to time")
+    reanchor.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    reanchor.add_argument("--seed", type=int, default=0)
+    reanchor.set_defaults(handler=_cmd_reanchor)
+
     calibrate = sub.add_parser(
         "calibrate", help="fit a lut / roofline device to latencies measured on the real target"
     )
@@ -313,6 +324,32 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _cmd_reanchor(args: argparse.Namespace) -> int:
+    import copy
+
+    from dppnas.devices.lut import LookupTable
+    from dppnas.devices.reanchor import reanchor_table
+    from dppnas.errors import ConfigError
+
+    if args.rounds < 1:
+        raise ConfigError("reanchor: --rounds must be at least 1")
+    table = copy.deepcopy(LookupTable.load(args.device_file))  # loaded tables are shared
+    record = reanchor_table(
+        table,
+        args.networks,
+        rounds=args.rounds,
+        seed=args.seed,
+        log=lambda m: print(m, flush=True),
+    )
+    table.save(args.device_file)
+    print(
+        f"reanchor: speed factor {record['factor']:.4f} from {record['networks']} calibration "
+        f"networks (spread of their ratios {record['ratio_spread']:.3f}); every time in "
+        f"{args.device_file} scaled by it"
+    )
+    return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:

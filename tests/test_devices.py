@@ -36,6 +36,7 @@ from dppnas.devices.energy import RaplMeter, energy_per_call_mj, rapl_meter
 from dppnas.devices.evaluate import evaluate_table, prediction_scores
 from dppnas.devices.measured import MeasuredOptions
 from dppnas.devices.profile import build_deployed, profile_space, sample_architectures
+from dppnas.devices.reanchor import scale_table
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, layer_flops, load_spec
 from dppnas.devices.signatures import LayerSignature, layer_signatures
 from dppnas.devices.static_signatures import NoRule, static_signatures
@@ -163,8 +164,35 @@ def test_latency_eval_reanchors_to_this_sessions_speed(tiny_table, tmp_path):
         unanchored = device.latency_ms(model, SHAPE)
         assert network["predicted_ms"] == pytest.approx(unanchored * anchoring["factor"])
     assert set(anchoring["unanchored"]) >= {"within_10pct", "mape", "spearman"}
-    with pytest.raises(DppnasError, match=r"--reanchor 6 needs 6 calibration networks"):
+    with pytest.raises(DppnasError, match=r"with 6 networks needs 6 calibration networks"):
         evaluate_table(path, space, n=4, reanchor=6, **quiet)
+
+
+def test_reanchor_command_scales_every_prediction_and_keeps_the_table_consistent(
+    tiny_table, tmp_path, capsys
+):
+    space, table, _ = tiny_table
+    slower = copy.deepcopy(table)
+    scale_table(slower, 3.0)  # as if profiled on a machine 3x slower than this one
+    path = tmp_path / "slower.lut.json"
+    slower.save(path)
+    argv = ["reanchor", "--device-file", str(path), "--networks", "4", "--rounds", "3"]
+    assert main(argv) == 0
+    assert "speed factor" in capsys.readouterr().out
+    anchored = LookupTable.load(path)
+    (record,) = anchored.machine["reanchored"]
+    factor = record["factor"]
+    assert record["networks"] == 4 and 0.15 < factor < 0.6
+    before, after = LutDevice.from_table(slower), LutDevice.from_table(anchored)
+    for arch in sample_architectures(space, 5, seed=2):
+        model = build_deployed(space, arch, SHAPE, 10)
+        expected = before.latency_ms(model, SHAPE) * factor
+        assert after.latency_ms(model, SHAPE) == pytest.approx(expected, rel=1e-9)
+    for old, new in zip(slower.networks, anchored.networks, strict=True):
+        assert new.measured_ms == pytest.approx(old.measured_ms * factor)
+    assert main([*argv[:3], "--networks", "99"]) == 2  # clear error, table untouched
+    assert "needs 99 calibration networks" in capsys.readouterr().err
+    assert LookupTable.load(path).machine["reanchored"] == [record]
 
 
 def test_prediction_scores():

@@ -6,19 +6,15 @@ networks, measures each on this machine with the ``measured`` method in interlea
 table, and scores the predictions like nn-Meter (share within +-10 % of measured) plus MAPE and
 rank correlations.
 
-Re-anchoring (``reanchor=K``, ours): a shared machine's speed drifts by several percent
-between sessions and even between minutes (measured here: the held-out networks ran 3-6 %
-off the table's calibration in both directions), which no table made at another time can
-predict. With ``K > 0``, K of the table's own calibration networks (never evaluated) are
-timed again in the same interleaved rounds as the evaluated networks, and every prediction is
-multiplied by the median ratio of their times now to their times at profiling: the table's
-layer times and calibration stay as profiled, only the machine's current speed is updated.
-The scores without it are kept under ``reanchor.unanchored``.
+Re-anchoring (``reanchor=K``, ours; :mod:`dppnas.devices.reanchor`): K of the table's own
+calibration networks (never evaluated) are timed again in the same interleaved rounds as the
+evaluated networks, and every prediction is multiplied by the machine's speed factor they give
+(median ratio of their times now to their times at profiling). The scores without it are kept
+under ``reanchor.unanchored``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
 import time
@@ -28,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from dppnas.devices.lut import CalibrationNetwork, LookupTable, LutDevice, now_iso
-from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
+from dppnas.devices.lut import LookupTable, LutDevice, now_iso, space_hash
 from dppnas.devices.profile import NETWORK_TIMING, build_deployed, sample_architectures
-from dppnas.devices.timing import TimingOptions, fixed_threads, interleaved_medians
+from dppnas.devices.reanchor import anchor_models, anchor_networks, speed_factor, time_like_table
+from dppnas.devices.timing import TimingOptions, fixed_threads
 from dppnas.devices.timing import relative_spread as spread_of
 from dppnas.errors import DppnasError
 from dppnas.spaces import SearchSpace
@@ -91,10 +87,9 @@ def evaluate_table(
         )
     if len(archs) < n:
         log(f"latency-eval: the space has only {len(archs)} architectures left; using them all")
-    anchors = _anchor_networks(table, space, reanchor, seed)
+    anchors = anchor_networks(table, reanchor, seed, space_hash(space.config())) if reanchor else []
     log(f"latency-eval: building {len(archs)} networks of {space.name!r}")
     models = [build_deployed(space, arch, shape, table.num_classes) for arch in archs]
-    anchor_models = [build_deployed(space, a.arch, shape, table.num_classes) for a in anchors]
 
     # predictions, and what one query costs (first: traces the model; then: cached)
     first, cached, predicted = [], [], []
@@ -109,30 +104,11 @@ def evaluate_table(
             cached.append((t2 - t1) * 1e3)
 
     # the reference: measured on this machine as the table was
-    statistic = table.machine.get("statistic", "median")
-    timing = dataclasses.replace(timing, statistic=statistic)
-    reference = MeasuredDevice(
-        "reference",
-        MeasuredOptions(
-            device=table.machine.get("device", "cpu"),
-            threads=table.threads,
-            batch_size=table.batch_size,
-            statistic=statistic,
-        ),
-    )
     load_before = _load_average()
     started = time.perf_counter()
-    with reference.session():
-        runners = [reference.runner(m, shape) for m in models + anchor_models]
-        medians = interleaved_medians(
-            runners,
-            rounds,
-            timing,
-            cuda=reference.cuda,
-            seed=seed,
-            progress=lambda r, k: log(f"latency-eval: round {r}/{k} done"),
-        )
-    medians, anchor_medians = medians[: len(models)], medians[len(models) :]
+    timed = models + anchor_models(table, anchors)
+    medians = time_like_table(table, timed, rounds, timing, seed, log, "latency-eval")
+    medians, anchor_medians = medians[: len(archs)], medians[len(archs) :]
     measured = [statistics.median(m) for m in medians]
     spreads = [spread_of(m) for m in medians]
 
@@ -141,18 +117,8 @@ def evaluate_table(
     scores = prediction_scores(measured, predicted)
     anchoring = None
     if anchors:
-        ratios = [
-            statistics.median(m) / a.measured_ms
-            for a, m in zip(anchors, anchor_medians, strict=True)
-        ]
-        factor = float(statistics.median(ratios))
-        anchoring = {
-            "networks": len(anchors),
-            "factor": factor,
-            "ratio_spread": spread_of(ratios),
-            "unanchored": scores,
-        }
-        predicted = [p * factor for p in predicted]
+        anchoring = {**speed_factor(anchors, anchor_medians), "unanchored": scores}
+        predicted = [p * anchoring["factor"] for p in predicted]
         scores = prediction_scores(measured, predicted)
     result: dict[str, Any] = {
         "n": len(archs),
@@ -198,28 +164,6 @@ def evaluate_table(
         ],
     }
     return result
-
-
-def _anchor_networks(
-    table: LookupTable, space: SearchSpace, k: int, seed: int
-) -> list[CalibrationNetwork]:
-    """``k`` of the table's calibration networks of ``space``, seeded, spanning their sizes."""
-    if k == 0:
-        return []
-    own = table.calibration_keys(space.config())
-    networks = sorted(
-        (n for n in table.networks if n.key in own), key=lambda n: (n.measured_ms, n.key)
-    )
-    if len(networks) < k:
-        raise DppnasError(
-            f"latency-eval: --reanchor {k} needs {k} calibration networks of space "
-            f"{space.name!r} in the table, it has {len(networks)} (re-profile with "
-            f"--calibration-networks {k} or more, or lower --reanchor)"
-        )
-    # one per size bin, drawn at random within the bin: fast and slow networks both anchor
-    rng = np.random.default_rng(seed)
-    bins = np.array_split(np.arange(len(networks)), k)
-    return [networks[int(rng.choice(b))] for b in bins]
 
 
 def _load_average() -> list[float] | None:
