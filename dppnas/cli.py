@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         "--searchers", default="random,nsga2,tpe", help="comma-separated searcher names"
     )
     comp.add_argument("--budget", type=int, default=100, help="trials per run")
-    comp.add_argument("--seeds", type=int, default=10, help="runs per searcher (seeds 0..N-1)")
+    comp.add_argument("--seeds", type=int, default=10, help="runs per searcher (seeds S..S+N-1)")
+    comp.add_argument("--first-seed", type=int, default=0, metavar="S", help="default 0")
     comp.add_argument("--scheduler", default="fifo", help="fifo | moasha")
     comp.add_argument("--concurrency", type=int, default=2, help="trials at once per run")
     comp.add_argument("--out", default="results.json", help="results JSON (PNG beside it)")
@@ -162,8 +163,9 @@ def _add_device_commands(sub) -> None:
     profile.add_argument(
         "--calibration-networks",
         type=int,
-        default=30,
-        help="random whole networks timed to fit the calibration",
+        default=120,
+        help="random whole networks timed to fit the calibration (default 120: with 30 the "
+        "per-family scales overfit, see docs/benchmarks.md)",
     )
     profile.add_argument("--seed", type=int, default=0)
     profile.add_argument(
@@ -399,6 +401,8 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
     ):
         if value < 1:
             raise ConfigError(f"{flag}: must be at least 1, got {value}")
+    if args.first_seed < 0:
+        raise ConfigError(f"--first-seed: must be at least 0, got {args.first_seed}")
     if not searchers:
         raise ConfigError("--searchers: name at least one searcher, e.g. random,nsga2")
     options: dict[str, dict[str, object]] = {}
@@ -420,6 +424,7 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
         Path(args.out),
         log=lambda m: print(m, flush=True),
         options=options,
+        first_seed=args.first_seed,
     )
     return 0
 

@@ -294,8 +294,10 @@ def compare(
     out: Path | None = None,
     log=print,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    first_seed: int = 0,
 ) -> dict[str, Any]:
-    """Run every searcher x seed, print the summary, write the JSON and the PNG.
+    """Run every searcher x seed (``first_seed`` .. ``first_seed + seeds - 1``), print the
+    summary, write the JSON and the PNG.
 
     ``options``: per searcher name, options of its ``searcher`` section (e.g.
     ``{"monas": {"reward": "pareto"}}``); the rest are the searchers' defaults.
@@ -316,7 +318,7 @@ def compare(
         tempfile.TemporaryDirectory(prefix="dppnas-bench-") as storage,
     ):
         for name in searchers:
-            for seed in range(seeds):
+            for seed in range(first_seed, first_seed + seeds):
                 trace = run_once(
                     table, name, seed, budget, scheduler, concurrency, storage, options.get(name)
                 )
@@ -327,6 +329,7 @@ def compare(
                     f"{score['evaluated']} evaluated, {score['epochs_used']} epochs"
                 )
     summary = summarise(table, scores, budget, scheduler)
+    summary["seeds"] = list(range(first_seed, first_seed + seeds))
     log(format_summary(summary))
     if out is not None:
         write_json_atomic(out, summary)

@@ -106,7 +106,7 @@ def profile_space(
     device_name: str = "local-cpu",
     measure: MeasuredOptions | None = None,
     rounds: int = 3,
-    calibration_networks: int = 30,
+    calibration_networks: int = 120,
     seed: int = 0,
     layer_timing: TimingOptions = LAYER_TIMING,
     network_timing: TimingOptions = NETWORK_TIMING,
