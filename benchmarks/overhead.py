@@ -149,6 +149,7 @@ def main() -> None:
                 done, seconds = throughput(name, args.trials, storage)
                 rates[name].append(done / seconds)
                 done_by[name] = done
+                print(f"run {round_ + 1}: {name} {done} trials in {seconds:.2f} s", flush=True)
     latency = {name: suggest_latency(name, args.trials) for name in names}
     runs = len(next(iter(rates.values()), []))
     print(
