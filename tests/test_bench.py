@@ -128,9 +128,12 @@ def test_replay_trainable_reports_the_contract_metrics(tiny_table):
 def test_two_seed_compare_writes_the_results_json(tiny_table, tmp_path):
     _, path = tiny_table
     out = tmp_path / "results.json"
+    lines: list[str] = []
     summary = compare(
-        str(path), ["random", "nsga2"], budget=6, seeds=2, out=out, log=lambda m: None
+        str(path), ["random", "nsga2"], budget=6, seeds=2, out=out, log=lines.append, first_seed=3
     )
+    ran = [line.split(":")[0] for line in lines if " seed " in line and "hv_ratio" in line]
+    assert ran == ["random seed 3", "random seed 4", "nsga2 seed 3", "nsga2 seed 4"]
     data = json.loads(out.read_text())
     assert data == json.loads(json.dumps(summary))
     assert set(data) == {

@@ -329,7 +329,6 @@ def compare(
                     f"{score['evaluated']} evaluated, {score['epochs_used']} epochs"
                 )
     summary = summarise(table, scores, budget, scheduler)
-    summary["seeds"] = list(range(first_seed, first_seed + seeds))
     log(format_summary(summary))
     if out is not None:
         write_json_atomic(out, summary)
