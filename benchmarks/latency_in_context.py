@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import statistics
 
 import numpy as np
 from torch import nn
 
 from dppnas.devices.lut import LookupTable, LutDevice
-from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
-from dppnas.devices.profile import NETWORK_TIMING, build_deployed, sample_architectures
+from dppnas.devices.profile import build_deployed, sample_architectures
+from dppnas.devices.reanchor import time_like_table
 from dppnas.devices.signatures import layer_signatures
-from dppnas.devices.timing import interleaved_medians
 from dppnas.spaces import make_space
 
 
@@ -43,21 +41,19 @@ def main() -> None:
         raise SystemExit(f"{args.table}: no profiled space {args.space!r}")
     space, shape = make_space(config), table.input_shape
     device = LutDevice.from_table(table, "table")
-    statistic = table.machine.get("statistic", "min")
-    timing = dataclasses.replace(NETWORK_TIMING, statistic=statistic)
-    reference = MeasuredDevice("reference", MeasuredOptions(threads=1, statistic=statistic))
     archs = sample_architectures(space, args.networks, seed=args.seed)
     models = [build_deployed(space, arch, shape, table.num_classes) for arch in archs]
-    calls, keys = [], []
-    with reference.session():
-        for i, model in enumerate(models):
-            modules = list(model.features)
-            for k in range(1, len(modules) + 1):
-                calls.append(reference.runner(nn.Sequential(*modules[:k]), shape))
-                keys.append((i, k))
-            calls.append(reference.runner(model, shape))
-            keys.append((i, "all"))
-        rounds = interleaved_medians(calls, args.rounds, timing, seed=args.seed)
+    timed: list[nn.Module] = []
+    keys: list[tuple[int, int | str]] = []
+    for i, model in enumerate(models):
+        modules = list(model.features)
+        for k in range(1, len(modules) + 1):
+            timed.append(nn.Sequential(*modules[:k]))
+            keys.append((i, k))
+        timed.append(model)
+        keys.append((i, "all"))
+    # measured as the table was (its threads, batch size and statistic), interleaved rounds
+    rounds = time_like_table(table, timed, args.rounds, seed=args.seed, log=lambda m: None)
     ms = {key: statistics.median(r) for key, r in zip(keys, rounds, strict=True)}
 
     ratios: dict[str, list[float]] = collections.defaultdict(list)

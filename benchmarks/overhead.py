@@ -151,10 +151,9 @@ def main() -> None:
                 done_by[name] = done
                 print(f"run {round_ + 1}: {name} {done} trials in {seconds:.2f} s", flush=True)
     latency = {name: suggest_latency(name, args.trials) for name in names}
-    runs = len(next(iter(rates.values()), []))
     print(
         f"instant trials, budget {args.trials}, concurrency 2, reuse_actors, 2 CPUs, "
-        f"{runs} run(s) per searcher (median)"
+        f"{max(1, args.repeats)} run(s) per searcher (median)"
     )
     print(
         f"{'searcher':<9}{'trials':>7}{'trials/s':>10}{'vs random':>10}"

@@ -183,13 +183,13 @@ def _train_ensemble(
     the whole ensemble. The loss is the sum of the members' losses and the parameters are
     disjoint, so each member gets exactly its own gradient; Adam works element by element, so
     this is the same optimisation as one Adam per member, 2-3x faster (measured: 0.46 -> 0.20 s
-    for 18 depth-1 cells; the step between two DPP-Net steps waits for it). The trained weights are copied back into ``members``.
+    for 18 depth-1 cells; the step between two DPP-Net steps waits for it). The trained
+    weights are copied back into ``members``.
     """
+    per_member = [dict(m.named_parameters()) for m in members]
     stacked = {
-        name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
-        .clone()
-        .requires_grad_(True)
-        for name, _ in members[0].named_parameters()
+        name: torch.stack([p[name].detach() for p in per_member]).clone().requires_grad_(True)
+        for name in per_member[0]
     }
     embed = stacked["embed.weight"]  # (E, V + 1, D)
     w_ih, w_hh = stacked["lstm.weight_ih_l0"], stacked["lstm.weight_hh_l0"]  # (E, 4H, D|H)
@@ -229,8 +229,8 @@ def _train_ensemble(
         loss.backward()
         optimiser.step()
     with torch.no_grad():
-        for e, member in enumerate(members):
-            for name, parameter in member.named_parameters():
+        for e, parameters in enumerate(per_member):
+            for name, parameter in parameters.items():
                 parameter.copy_(stacked[name][e])
 
 
