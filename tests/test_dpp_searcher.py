@@ -324,6 +324,42 @@ def test_steps_suggest_k_then_wait_replace_errors_and_finish():
     assert steps[1].kendall_tau is not None and steps[0].kendall_tau is None
 
 
+def test_a_final_result_completes_its_trial_before_tune_does():
+    """The step's last final result (on_trial_result) opens the next step; Tune's later
+    on_trial_complete for that trial changes nothing; the steps are those of the plain path."""
+
+    def run(early: bool) -> tuple[list[list[Cell]], int]:
+        searcher, space = _searcher()
+        ids = itertools.count()
+        steps, carried = [], {}
+        while True:
+            batch, answer = _suggest_all(searcher, space, ids)
+            batch = {**carried, **batch}
+            if not batch:
+                return steps, len(searcher.observations)
+            steps.append(list(batch.values()))
+            *first, (last, last_cell) = batch.items()
+            for trial_id, c in first:
+                searcher.on_trial_complete(trial_id, result=_result(c))
+            # a non-final result is progress, not completion
+            searcher.on_trial_result(last, {**_result(last_cell), "final": False})
+            assert searcher.suggest(f"t{next(ids)}") is None
+            carried = {}
+            if early:
+                searcher.on_trial_result(last, _result(last_cell))
+                trial_id = f"t{next(ids)}"
+                following = searcher.suggest(trial_id)  # the next step already, not None
+                assert following is not None
+                if isinstance(following, dict):
+                    carried = {trial_id: space.decode(following["arch"])}
+            searcher.on_trial_complete(last, result=_result(last_cell))
+
+    plain, plain_observations = run(early=False)
+    early, early_observations = run(early=True)
+    assert [len(step) for step in plain] == [6, 4, 4]
+    assert early == plain and early_observations == plain_observations == 14
+
+
 def test_param_space_must_hold_the_dpp_decisions():
     from ray import tune
 

@@ -26,9 +26,10 @@ Tune contract (DESIGN sections 3 and 7):
   of the ``param_space``, whose ``arch`` keys must be the space's decisions.
 * Up to ``k`` suggestions are pending at once; ``None`` while a step's trials run;
   ``Searcher.FINISHED`` after the last step.
-* Step boundaries: when a step's last trial completes, the next step (surrogate fit,
-  expansion, prediction, costing, selection) starts on a background thread, overlapping
-  Tune's own work on that completion (callbacks, checkpoints); the next ``suggest`` waits for
+* Step boundaries: when a step's last trial completes (a result marked ``final`` counts as
+  completion: :meth:`on_trial_result`), the next step (surrogate fit, expansion, prediction,
+  costing, selection) starts on a background thread, overlapping Tune's own work on that
+  completion (callbacks, checkpoints); the next ``suggest`` waits for
   what is left of it rather than answering ``None``: with no trial running, Tune polls a
   searcher that answered ``None`` once a second (``time.sleep(1)``) and, measured here, then
   started the next step's trials one at a time. The outcome is the same as preparing the step
@@ -376,6 +377,16 @@ class DPPNetSearcher(Searcher):
         step = self._step
         if self._preparing is None and step.completed and step.depth < self.max_depth:
             self._preparing = _Background(lambda: self._plan_step(step.depth + 1))
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """A result marked ``final`` completes its trial here, one round trip before Tune
+        reports the trial complete: a step's last final result starts the next step at once,
+        so Tune already holds the next step's trials when the last trial's actor is released
+        and keeps that actor for them (otherwise it keeps one idle actor at most and the next
+        step runs on fewer). The later ``on_trial_complete`` finds the trial done and ignores
+        it."""
+        if result.get("final") is True:
+            self.on_trial_complete(trial_id, result)
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False

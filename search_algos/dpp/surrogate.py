@@ -182,7 +182,7 @@ def _train_ensemble(
     by hand (gates in ``nn.LSTM``'s order i, f, g, o), so that one forward/backward pass serves
     the whole ensemble. The loss is the sum of the members' losses and the parameters are
     disjoint, so each member gets exactly its own gradient; Adam works element by element, so
-    this is the same optimisation as one Adam per member, 2-3x faster (measured: 0.46 -> 0.20 s
+    this is the same optimisation as one Adam per member, 2-3x faster (measured: 0.46 -> 0.16 s
     for 18 depth-1 cells; the step between two DPP-Net steps waits for it). The trained
     weights are copied back into ``members``.
     """
@@ -200,8 +200,10 @@ def _train_ensemble(
     one_hot = F.one_hot(tokens.reshape(-1), embed.shape[1]).to(embed.dtype)  # (N*T, V + 1)
     # whether step t is a sequence's last real token, (T, N, 1)
     is_last = (torch.arange(steps).unsqueeze(1) == (lengths - 1)).to(embed.dtype).unsqueeze(-1)
-    optimiser = torch.optim.Adam(  # foreach: one multi-tensor update, same arithmetic
-        list(stacked.values()), lr=options.lr, weight_decay=options.weight_decay, foreach=True
+    # fused: one kernel updates every tensor (the same Adam; 15 % faster fits than foreach,
+    # measured, the last float bits may differ)
+    optimiser = torch.optim.Adam(
+        list(stacked.values()), lr=options.lr, weight_decay=options.weight_decay, fused=True
     )
     for _ in range(options.epochs):
         bias = (stacked["lstm.bias_ih_l0"] + stacked["lstm.bias_hh_l0"]).unsqueeze(1)
