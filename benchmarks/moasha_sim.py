@@ -13,6 +13,7 @@ the median final ratio and epochs used; the last line is the MO-ASHA / FIFO epoc
 the first ``--eta``.
 
     python benchmarks/moasha_sim.py [--table fashion-dpp] [--seeds 20] [--sampling uniform]
+        [--selection nsga2|epsnet] [--oracle]
 """
 
 from __future__ import annotations
@@ -41,14 +42,20 @@ def sample(table: BenchmarkTable, n: int, how: str, rng: np.random.Generator) ->
 
 
 def simulate(
-    table: BenchmarkTable, entries: list[TableEntry], eta: float | None, oracle: bool = False
+    table: BenchmarkTable,
+    entries: list[TableEntry],
+    eta: float | None,
+    oracle: bool = False,
+    selection: str = "nsga2",
 ) -> tuple[int | None, float, int]:
     """(epochs until the ratio reaches TARGET or None, final ratio, epochs used); ``eta``
     None = FIFO (every trial trained to the full budget). ``oracle``: the rungs see each
     trial's full-budget metrics instead of its current ones (perfect rung decisions: a bound
     on what any ranking at the rungs can achieve with these samples)."""
     max_t = table.epochs
-    rungs = None if eta is None else Rungs(rung_milestones(1, eta, max_t), table.maximise, eta)
+    rungs = None
+    if eta is not None:
+        rungs = Rungs(rung_milestones(1, eta, max_t), table.maximise, eta, selection)
     metrics = [o.metric for o in table.objectives]
     done: list[TableEntry] = []
     epochs, reached, ratio = 0, None, 0.0
@@ -78,6 +85,7 @@ def main() -> None:
     parser.add_argument(
         "--oracle", action="store_true", help="rungs rank on full-budget metrics (a bound)"
     )
+    parser.add_argument("--selection", choices=["nsga2", "epsnet"], default="nsga2")
     args = parser.parse_args()
 
     table = load_table(args.table)
@@ -85,7 +93,7 @@ def main() -> None:
     settings += [(f"moasha eta={e}", float(e), args.budget) for e in args.eta.split(",")]
     print(
         f"table {table.name}, {args.sampling} sampling, {args.seeds} seeds"
-        f"{', oracle rungs' if args.oracle else ''}; "
+        f"{', oracle rungs' if args.oracle else ''}, {args.selection} selection; "
         f"epochs until hv ratio {TARGET}"
     )
     print(
@@ -99,6 +107,7 @@ def main() -> None:
                 sample(table, budget, args.sampling, np.random.default_rng(s)),
                 eta,
                 args.oracle,
+                args.selection,
             )
             for s in range(args.seeds)
         ]

@@ -13,7 +13,16 @@ A Tune run of 100 instant trials lasts seconds, so a shared machine moves one ru
 (each searcher goes first once in every len(searchers) rounds), and reports the median
 trials/s and the median of the per-round ratios to ``random``.
 
-    python benchmarks/overhead.py [--trials 200] [--repeats 1] [--searchers random,monas,dpp,nsga2]
+Two rates per run: ``trials/s`` over the whole ``Tuner.fit()`` (Ray actors' start-up
+included), and ``running`` over the trials alone (first report to last report). With
+``reuse_actors`` and instant trials, whether a run gets its second trial actor is a race in
+Tune: if the first actor finishes a trial before the second has started, Tune hands it the
+next trial and drops the starting one, for the rest of the run (one actor: about half the
+rate). ``--warm-actors S`` makes each actor's first trial last S seconds, so that every run
+starts both actors and the rates compare searchers rather than that race.
+
+    python benchmarks/overhead.py [--trials 200] [--repeats 1] [--warm-actors 0]
+        [--searchers random,monas,dpp,nsga2]
 """
 
 from __future__ import annotations
@@ -45,11 +54,16 @@ def instant_metrics(arch: dict[str, Any]) -> dict[str, Any]:
 
 
 def instant_trainable(config: dict[str, Any]) -> None:
+    """One report of :func:`instant_metrics`, stamped with its wall time (``reported_at``, s);
+    the first trial of each actor first sleeps ``config["warm_s"]`` seconds."""
     from ray import tune
 
+    if config.get("warm_s") and not os.environ.get("OVERHEAD_WARMED"):
+        os.environ["OVERHEAD_WARMED"] = "1"  # this worker process (actor) is warm
+        time.sleep(config["warm_s"])
     metrics = instant_metrics(config["arch"])
     latency = metrics.pop("latency/local-cpu")
-    tune.report({**metrics, "latency": {"local-cpu": latency}})
+    tune.report({**metrics, "latency": {"local-cpu": latency}, "reported_at": time.time()})
 
 
 def experiment_for(searcher: str, trials: int):
@@ -72,8 +86,11 @@ def experiment_for(searcher: str, trials: int):
     )
 
 
-def throughput(searcher: str, trials: int, storage: str) -> tuple[int, float]:
-    """(trials completed, seconds) of a Tune run with instant trials."""
+def throughput(
+    searcher: str, trials: int, storage: str, warm_s: float = 0.0
+) -> tuple[int, float, float]:
+    """(trials completed, seconds of the run, seconds from the first report to the last) of a
+    Tune run with instant trials."""
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
@@ -82,7 +99,7 @@ def throughput(searcher: str, trials: int, storage: str) -> tuple[int, float]:
     experiment = experiment_for(searcher, trials)
     tuner = tune.Tuner(
         instant_trainable,
-        param_space={"arch": experiment.search_space.tune_space()},
+        param_space={"arch": experiment.search_space.tune_space(), "warm_s": warm_s},
         tune_config=tune.TuneConfig(
             search_alg=make_search_alg(experiment),
             num_samples=trials,
@@ -99,7 +116,9 @@ def throughput(searcher: str, trials: int, storage: str) -> tuple[int, float]:
     )
     start = time.perf_counter()
     results = tuner.fit()
-    return len(results), time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    stamps = [r.metrics["reported_at"] for r in results if "reported_at" in (r.metrics or {})]
+    return len(results), seconds, max(stamps) - min(stamps)
 
 
 def suggest_latency(searcher: str, n: int) -> list[float] | None:
@@ -130,6 +149,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--searchers", default="random,monas,dpp,nsga2")
     parser.add_argument("--repeats", type=int, default=1, help="Tune runs per searcher")
+    parser.add_argument(
+        "--warm-actors", type=float, default=0.0, help="seconds of each actor's first trial"
+    )
     args = parser.parse_args()
 
     import ray
@@ -141,35 +163,48 @@ def main() -> None:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     rates: dict[str, list[float]] = {name: [] for name in names}
+    running: dict[str, list[float]] = {name: [] for name in names}
     done_by: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as storage:
         for round_ in range(max(1, args.repeats)):
             shift = round_ % len(names)
             for name in names[shift:] + names[:shift]:
-                done, seconds = throughput(name, args.trials, storage)
+                done, seconds, span = throughput(name, args.trials, storage, args.warm_actors)
                 rates[name].append(done / seconds)
+                running[name].append((done - 1) / span)
                 done_by[name] = done
-                print(f"run {round_ + 1}: {name} {done} trials in {seconds:.2f} s", flush=True)
+                print(
+                    f"run {round_ + 1}: {name} {done} trials in {seconds:.2f} s "
+                    f"({span:.2f} s from the first report to the last)",
+                    flush=True,
+                )
     latency = {name: suggest_latency(name, args.trials) for name in names}
     print(
         f"instant trials, budget {args.trials}, concurrency 2, reuse_actors, 2 CPUs, "
-        f"{max(1, args.repeats)} run(s) per searcher (median)"
+        f"{max(1, args.repeats)} run(s) per searcher (median), warm actors {args.warm_actors} s"
     )
     print(
-        f"{'searcher':<9}{'trials':>7}{'trials/s':>10}{'vs random':>10}"
-        f"{'suggest p50 ms':>16}{'p99 ms':>9}"
+        f"{'searcher':<9}{'trials':>7}{'trials/s':>10}{'vs random':>10}{'running/s':>11}"
+        f"{'vs random':>10}{'suggest p50 ms':>16}{'p99 ms':>9}"
     )
     for name in names:
-        ratio = "-"
-        if "random" in rates:
-            ratio = f"{statistics.median(np.divide(rates[name], rates['random'])):.2f}"
         lat = latency[name]
         p50 = f"{statistics.median(lat):.2f}" if lat else "-"
         p99 = f"{np.percentile(lat, 99):.2f}" if lat else "-"
-        rate = statistics.median(rates[name])
-        print(f"{name:<9}{done_by[name]:>7}{rate:>10.1f}{ratio:>10}{p50:>16}{p99:>9}")
+        print(
+            f"{name:<9}{done_by[name]:>7}{statistics.median(rates[name]):>10.1f}"
+            f"{_vs_random(rates, name):>10}{statistics.median(running[name]):>11.1f}"
+            f"{_vs_random(running, name):>10}{p50:>16}{p99:>9}"
+        )
     if skipped:
         print(f"not registered (skipped): {', '.join(skipped)}")
+
+
+def _vs_random(rates: dict[str, list[float]], name: str) -> str:
+    """The median of the per-round ratios of ``name``'s rate to random's."""
+    if "random" not in rates:
+        return "-"
+    return f"{statistics.median(np.divide(rates[name], rates['random'])):.2f}"
 
 
 if __name__ == "__main__":
