@@ -13,7 +13,7 @@ the median final ratio and epochs used; the last line is the MO-ASHA / FIFO epoc
 the first ``--eta``.
 
     python benchmarks/moasha_sim.py [--table fashion-dpp] [--seeds 20] [--sampling uniform]
-        [--selection nsga2|epsnet] [--oracle]
+        [--selection nsga2|epsnet] [--grace 1] [--oracle]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def simulate(
     eta: float | None,
     oracle: bool = False,
     selection: str = "nsga2",
+    grace: int = 1,
 ) -> tuple[int | None, float, int]:
     """(epochs until the ratio reaches TARGET or None, final ratio, epochs used); ``eta``
     None = FIFO (every trial trained to the full budget). ``oracle``: the rungs see each
@@ -55,7 +56,7 @@ def simulate(
     max_t = table.epochs
     rungs = None
     if eta is not None:
-        rungs = Rungs(rung_milestones(1, eta, max_t), table.maximise, eta, selection)
+        rungs = Rungs(rung_milestones(grace, eta, max_t), table.maximise, eta, selection)
     metrics = [o.metric for o in table.objectives]
     done: list[TableEntry] = []
     epochs, reached, ratio = 0, None, 0.0
@@ -86,6 +87,7 @@ def main() -> None:
         "--oracle", action="store_true", help="rungs rank on full-budget metrics (a bound)"
     )
     parser.add_argument("--selection", choices=["nsga2", "epsnet"], default="nsga2")
+    parser.add_argument("--grace", type=int, default=1, help="first rung (epochs)")
     args = parser.parse_args()
 
     table = load_table(args.table)
@@ -93,7 +95,7 @@ def main() -> None:
     settings += [(f"moasha eta={e}", float(e), args.budget) for e in args.eta.split(",")]
     print(
         f"table {table.name}, {args.sampling} sampling, {args.seeds} seeds"
-        f"{', oracle rungs' if args.oracle else ''}, {args.selection} selection; "
+        f"{', oracle rungs' if args.oracle else ''}, {args.selection} selection, grace {args.grace}; "
         f"epochs until hv ratio {TARGET}"
     )
     print(
@@ -108,6 +110,7 @@ def main() -> None:
                 eta,
                 args.oracle,
                 args.selection,
+                args.grace,
             )
             for s in range(args.seeds)
         ]
