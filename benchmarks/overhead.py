@@ -118,7 +118,7 @@ def throughput(
     results = tuner.fit()
     seconds = time.perf_counter() - start
     stamps = [r.metrics["reported_at"] for r in results if "reported_at" in (r.metrics or {})]
-    return len(results), seconds, max(stamps) - min(stamps)
+    return len(results), seconds, max(stamps, default=0.0) - min(stamps, default=0.0)
 
 
 def suggest_latency(searcher: str, n: int) -> list[float] | None:
@@ -171,7 +171,7 @@ def main() -> None:
             for name in names[shift:] + names[:shift]:
                 done, seconds, span = throughput(name, args.trials, storage, args.warm_actors)
                 rates[name].append(done / seconds)
-                running[name].append((done - 1) / span)
+                running[name].append((done - 1) / span if span > 0 else float("nan"))
                 done_by[name] = done
                 print(
                     f"run {round_ + 1}: {name} {done} trials in {seconds:.2f} s "
