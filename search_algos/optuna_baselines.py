@@ -2,8 +2,11 @@
 
 Both run Tune's ``OptunaSearch`` over the experiment's categorical ``arch`` decisions, with
 the experiment's objectives as Optuna's directions. A sampler is always passed (DESIGN
-section 7). Note: Optuna records scheduler-stopped trials as complete with their truncated
-metrics; that is the baseline's behaviour, kept as is.
+section 7). A trial whose last result says ``final: False`` was stopped early by the
+scheduler (MO-ASHA): it is told to Optuna as *pruned*, not complete, so that a truncated
+accuracy never enters the sampler's population or density model as if it were final; a
+trial that raised is told as *failed* (Tune's own ``OptunaSearch`` tells both as complete,
+with their last values).
 """
 
 from __future__ import annotations
@@ -36,10 +39,21 @@ class TPEOptions(BaseModel):
 
 def _optuna_search(experiment: Any, sampler_class: type, options: BaseModel) -> Any:
     """Tune's ``OptunaSearch`` with ``sampler_class(**options, seed=experiment.seed)``: every
-    option is a keyword argument of the sampler."""
+    option is a keyword argument of the sampler; early-stopped trials are told as pruned."""
     from ray.tune.search.optuna import OptunaSearch
 
-    return OptunaSearch(
+    class PruningAwareOptunaSearch(OptunaSearch):
+        """``OptunaSearch`` telling a trial stopped before its full budget as PRUNED, and a
+        failed one as FAIL even when it reported results before failing."""
+
+        def on_trial_complete(
+            self, trial_id: str, result: dict | None = None, error: bool = False
+        ) -> None:
+            if error or (result and result.get("final", True) is False):
+                result = None  # OptunaSearch: no values -> FAIL on error, else PRUNED
+            super().on_trial_complete(trial_id, result, error)
+
+    return PruningAwareOptunaSearch(
         metric=[o.metric for o in experiment.objectives],
         mode=[o.mode for o in experiment.objectives],
         # seeded itself: OptunaSearch ignores `seed` next to a sampler
