@@ -12,19 +12,27 @@ the full-budget trials reaches 0.95 (over the seeds that reach it), how many see
 the median final ratio and epochs used; the last line is the MO-ASHA / FIFO epochs ratio of
 the first ``--eta``.
 
+``--kind promotion`` replays instead the promotion type of asynchronous successive halving
+(Li et al. 2020, Algorithm 2; not in dppnas's scheduler, which stops like Tune's ASHA): a
+trial below its rung's top ``1/eta`` is paused, not stopped, and whenever a worker is free the
+best not-yet-promoted trial in the top ``floor(n / eta)`` of the highest rung is resumed, else
+a new architecture is drawn. It measures what pausing would gain on a table.
+
     python benchmarks/moasha_sim.py [--table fashion-dpp] [--seeds 20] [--sampling uniform]
-        [--selection nsga2|epsnet] [--grace 1] [--oracle]
+        [--selection nsga2|epsnet] [--grace 1] [--oracle] [--kind stop|promotion]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from typing import Any
 
 import numpy as np
 
 from dppnas.bench.table import BenchmarkTable, TableEntry, load_table
+from dppnas.pareto.selection import selection_order
 from dppnas.tuning.rungs import STOP, Rungs, rung_milestones
 
 TARGET = 0.95
@@ -75,6 +83,62 @@ def simulate(
     return reached, ratio, epochs
 
 
+def simulate_promotion(
+    table: BenchmarkTable,
+    entries: list[TableEntry],
+    eta: float,
+    oracle: bool = False,
+    selection: str = "nsga2",
+    grace: int = 1,
+) -> tuple[int | None, float, int]:
+    """:func:`simulate` for promotion-type successive halving (one worker): draw ``entries``
+    in order, pausing at the rungs, and resume the best promotable trial first."""
+    max_t = table.epochs
+    levels = [int(m) for m in rung_milestones(grace, eta, max_t)] + [max_t]
+    metrics = [o.metric for o in table.objectives]
+    recorded: list[dict[int, tuple[float, ...]]] = [{} for _ in levels[:-1]]
+    promoted: list[set[int]] = [set() for _ in levels[:-1]]
+    done: list[TableEntry] = []
+    epochs, reached, ratio, drawn = 0, None, 0.0, 0
+
+    def record(i: int, level: int) -> None:
+        at = max_t if oracle else levels[level]
+        recorded[level][i] = tuple(entries[i].metrics(at)[m] for m in metrics)
+
+    while True:
+        job = None
+        for level in reversed(range(len(recorded))):
+            ids = list(recorded[level])
+            keep = math.floor(len(ids) / eta)
+            if keep < 1:
+                continue
+            order = selection_order(
+                np.array(list(recorded[level].values())), table.maximise, selection
+            )
+            job = next(
+                ((ids[j], level) for j in order[:keep] if ids[j] not in promoted[level]), None
+            )
+            if job is not None:
+                break
+        if job is None:  # nothing to promote: a new architecture up to the first rung
+            if drawn == len(entries):
+                return reached, ratio, epochs
+            epochs += levels[0]
+            record(drawn, 0)
+            drawn += 1
+            continue
+        i, level = job
+        promoted[level].add(i)
+        epochs += levels[level + 1] - levels[level]
+        if level + 1 < len(recorded):
+            record(i, level + 1)
+            continue
+        done.append(entries[i])
+        ratio = table.hypervolume(table.points(done)) / table.true_front_hv
+        if reached is None and ratio >= TARGET:
+            reached = epochs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default="fashion-dpp")
@@ -88,6 +152,12 @@ def main() -> None:
     )
     parser.add_argument("--selection", choices=["nsga2", "epsnet"], default="nsga2")
     parser.add_argument("--grace", type=int, default=1, help="first rung (epochs)")
+    parser.add_argument(
+        "--kind",
+        choices=["stop", "promotion"],
+        default="stop",
+        help="stop: dppnas's MOASHA (Tune-style); promotion: pausing ASHA (Li et al. 2020)",
+    )
     args = parser.parse_args()
 
     table = load_table(args.table)
@@ -95,7 +165,8 @@ def main() -> None:
     settings += [(f"moasha eta={e}", float(e), args.budget) for e in args.eta.split(",")]
     print(
         f"table {table.name}, {args.sampling} sampling, {args.seeds} seeds"
-        f"{', oracle rungs' if args.oracle else ''}, {args.selection} selection, grace {args.grace}; "
+        f"{', oracle rungs' if args.oracle else ''}, {args.selection} selection, grace {args.grace}, "
+        f"{args.kind} type; "
         f"epochs until hv ratio {TARGET}"
     )
     print(
@@ -103,8 +174,9 @@ def main() -> None:
     )
     medians: dict[str, Any] = {}
     for label, eta, budget in settings:
+        replay = simulate if eta is None or args.kind == "stop" else simulate_promotion
         runs = [
-            simulate(
+            replay(
                 table,
                 sample(table, budget, args.sampling, np.random.default_rng(s)),
                 eta,
