@@ -172,7 +172,11 @@ def test_unknown_table_is_a_clear_error():
 @pytest.mark.parametrize("name", available_tables())
 def test_shipped_tables_load(name):
     table = load_table(name)
-    assert len(table.entries) >= {"fashion-monas": 1000, "fashion-dpp": 300}.get(name, 1)
+    assert len(table.entries) >= {
+        "fashion-monas": 1000,
+        "fashion-dpp": 300,
+        "fashion-dpp-long": 342,
+    }.get(name, 1)
     assert len(table.true_front()) >= 2 and table.true_front_hv > 0
 
 
