@@ -19,7 +19,7 @@ $DPPNAS bench build --name fashion-monas --space monas \
 
 # fashion-dpp-long: the fashion-dpp space with a budget long enough for successive halving
 # (27 epochs: MO-ASHA rungs at 1, 3, 9 and 27 with eta = 3) on a 5k subset to halve the cost
-# of an epoch; for the MO-ASHA vs FIFO comparison (issue 6). Not shipped until complete.
+# of an epoch; for the MO-ASHA vs FIFO comparison (issue 6).
 $DPPNAS bench build --name fashion-dpp-long --space dpp \
     -o max_depth=2 -o stem_width=16 -o 'cells_per_stage=[1, 1]' -o 'growth=[8, 16]' -o stem_pool=true \
     --dataset fashion-mnist --train-subset 5000 --epochs 27 --seed 0 --workers "${WORKERS:-2}"
