@@ -28,7 +28,11 @@ class RandomOptions(BaseModel):
     )
 
 
-@register_searcher("random", RandomOptions, "random search (Tune's BasicVariantGenerator)")
+@register_searcher(
+    "random",
+    RandomOptions,
+    "random search: decisions (Tune's BasicVariantGenerator) or architectures",
+)
 def random_search(experiment: Any, options: RandomOptions, run_dir: Any = None) -> Any:
     """Seeded by the experiment's ``seed``; see the module docstring for ``sampling``."""
     if options.sampling == "architectures":
