@@ -164,6 +164,22 @@ def test_two_seed_compare_writes_the_results_json(tiny_table, tmp_path):
     assert out.with_suffix(".png").stat().st_size > 0
 
 
+def test_random_drawing_architectures_runs_in_tune(tiny_table, tmp_path):
+    """``-s random.sampling=architectures``: the searcher's configs reach the trainable."""
+    _, path = tiny_table
+    summary = compare(
+        str(path),
+        ["random"],
+        budget=6,
+        seeds=1,
+        out=tmp_path / "uniform.json",
+        log=lambda m: None,
+        options={"random": {"sampling": "architectures"}},
+    )
+    r = summary["results"]["random"]
+    assert r["epochs_used"] == [18] and 0 < r["hv_ratio"][0] <= 1 + 1e-9
+
+
 def test_unknown_table_is_a_clear_error():
     with pytest.raises(DppnasError, match="not found .*dppnas bench build"):
         load_table("no-such-table")
