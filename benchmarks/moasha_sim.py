@@ -77,10 +77,16 @@ def simulate(
                 if reached is None and ratio >= TARGET:
                     reached = epochs
                 break
-            vector = [entry.metrics(max_t if oracle else epoch)[m] for m in metrics]
+            vector = _vector(entry, max_t if oracle else epoch, metrics)
             if rungs is not None and rungs.on_result(f"t{i}", epoch, vector) == STOP:
                 break
     return reached, ratio, epochs
+
+
+def _vector(entry: TableEntry, epoch: int, metrics: list[str]) -> tuple[float, ...]:
+    """``entry``'s objective values after ``epoch`` epochs, in ``metrics`` order."""
+    values = entry.metrics(epoch)
+    return tuple(values[m] for m in metrics)
 
 
 def simulate_promotion(
@@ -102,8 +108,7 @@ def simulate_promotion(
     epochs, reached, ratio, drawn = 0, None, 0.0, 0
 
     def record(i: int, level: int) -> None:
-        at = max_t if oracle else levels[level]
-        recorded[level][i] = tuple(entries[i].metrics(at)[m] for m in metrics)
+        recorded[level][i] = _vector(entries[i], max_t if oracle else levels[level], metrics)
 
     while True:
         job = None

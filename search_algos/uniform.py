@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
+from dppnas.bench.enumerate import arch_key
+
 
 class UniformArchitectureSearch(Searcher):
     """Random search in which every distinct architecture of ``space`` is equally likely.
@@ -32,7 +34,6 @@ class UniformArchitectureSearch(Searcher):
         self.space = space
         self._rng = np.random.default_rng(seed)
         self._encodings: dict[str, int] = {}
-        self.suggested = 0
 
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict, **spec: Any
@@ -50,7 +51,7 @@ class UniformArchitectureSearch(Searcher):
     def encodings(self, arch: Mapping[str, Any]) -> int:
         """How many decision vectors encode the architecture ``arch`` stands for."""
         canonical = self.space.encode(self.space.decode(arch))
-        key = json.dumps(canonical, sort_keys=True)
+        key = arch_key(canonical)
         if key not in self._encodings:
             count = 1
             for d in self.space.decisions:
@@ -72,7 +73,6 @@ class UniformArchitectureSearch(Searcher):
                 return arch
 
     def suggest(self, trial_id: str) -> dict[str, Any]:
-        self.suggested += 1
         return {"arch": self.sample()}
 
     def on_trial_complete(
@@ -82,10 +82,9 @@ class UniformArchitectureSearch(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "w") as f:
-            json.dump({"rng": self._rng.bit_generator.state, "suggested": self.suggested}, f)
+            json.dump({"rng": self._rng.bit_generator.state}, f)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:
             state = json.load(f)
         self._rng.bit_generator.state = state["rng"]
-        self.suggested = state["suggested"]

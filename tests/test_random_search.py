@@ -71,3 +71,18 @@ def test_the_option_is_validated_and_a_foreign_param_space_refused():
     with pytest.raises(ValueError, match="build it with that space"):
         searcher.set_search_properties(None, None, {"arch": {"lr": 0.1}})
     assert searcher.set_search_properties(None, None, {"arch": _space().tune_space()})
+
+
+def test_the_option_picks_the_sampler():
+    from types import SimpleNamespace
+
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    spec = SEARCHERS.get("random")
+    experiment = SimpleNamespace(search_space=_space(), seed=0, max_concurrent=2)
+    for sampling, expected in [
+        ("architectures", UniformArchitectureSearch),
+        ("decisions", BasicVariantGenerator),
+    ]:
+        options = validate_section(spec.options, {"sampling": sampling}, "searcher")
+        assert isinstance(spec.factory(experiment, options, None), expected)
