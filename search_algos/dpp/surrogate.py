@@ -56,6 +56,29 @@ class _LSTMRegressor(nn.Module):
         self.lstm = nn.LSTM(embedding, hidden, batch_first=True)
         self.head = nn.Linear(hidden, 1)
 
+    @classmethod
+    def seeded(cls, vocabulary: int, embedding: int, hidden: int, seed: int) -> _LSTMRegressor:
+        """A regressor with PyTorch's default initialisation drawn from its own generator
+        seeded with ``seed`` (the same values as ``torch.manual_seed(seed)`` then the
+        constructor). The global generator is never touched: another thread drawing from it
+        (the DPP-Net searcher plans steps on a background thread; two searchers in one
+        process plan at once) cannot change the weights."""
+        with torch.device("meta"):  # built without drawing anything
+            model = cls(vocabulary, embedding, hidden)
+        model.to_empty(device="cpu")
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            # in construction order, as nn.Embedding, nn.LSTM and nn.Linear initialise
+            nn.init.normal_(model.embed.weight, generator=generator)
+            model.embed.weight[model.embed.padding_idx].fill_(0)
+            bound = 1 / math.sqrt(hidden)
+            for weight in model.lstm.parameters():
+                nn.init.uniform_(weight, -bound, bound, generator=generator)
+            nn.init.kaiming_uniform_(model.head.weight, a=math.sqrt(5), generator=generator)
+            bound = 1 / math.sqrt(model.head.in_features)
+            nn.init.uniform_(model.head.bias, -bound, bound, generator=generator)
+        return model
+
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         out, _ = self.lstm(self.embed(tokens))
         # Padding sits after the last real token and the LSTM is causal: the output at
@@ -122,11 +145,12 @@ class AccuracySurrogate:
         tokens, lengths = self.encode(cells)
         o = self.options
         with fixed_threads(o.threads):
-            members = []
-            for m in range(o.ensemble):
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(_member_seed(self.seed, self.fits, m))
-                    members.append(_LSTMRegressor(self._vocabulary, o.embedding, o.hidden))
+            members = [
+                _LSTMRegressor.seeded(
+                    self._vocabulary, o.embedding, o.hidden, _member_seed(self.seed, self.fits, m)
+                )
+                for m in range(o.ensemble)
+            ]
             _train_ensemble(members, tokens, lengths, target, o)
         self.members = [member.eval() for member in members]
         self.fits += 1
