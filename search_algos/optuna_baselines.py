@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from search_algos.registry import register_searcher
 
-
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 _Sampler = TypeVar("_Sampler", bound=type)
 
