@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from search_algos.dpp.expansion import expand, root_cells
-from search_algos.dpp.factory import DPPNetOptions  # registers "dpp"
+from search_algos.dpp.options import DPPNetOptions  # registers "dpp"
 from search_algos.dpp.history import StepRecord
 from search_algos.dpp.objectives import CellCosts, cost_metric_names, input_shape_of
 from search_algos.dpp.selection import candidate_order, select
