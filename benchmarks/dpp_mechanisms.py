@@ -57,7 +57,8 @@ def make_trainable(trial_s: float, conv_gain: dict, conv_ms: dict):
         time.sleep(trial_s)
         tune.report(
             {
-                "accuracy": 0.6 + sum(conv_gain[c] * 0.8**j for j, (_, c) in enumerate(cell.layers)),
+                "accuracy": 0.6
+                + sum(conv_gain[c] * 0.8**j for j, (_, c) in enumerate(cell.layers)),
                 "latency": {"x": sum(conv_ms[c] for _, c in cell.layers)},
                 "final": True,
             }
@@ -78,9 +79,7 @@ def searcher(variant: str) -> Any:
             if variant != "no-background":
                 super()._prepare_next_step()
 
-    return Variant(
-        ["accuracy", "latency/x"], ["max", "min"], k=8, costs=latency_costs, seed=0
-    )
+    return Variant(["accuracy", "latency/x"], ["max", "min"], k=8, costs=latency_costs, seed=0)
 
 
 def run(variant: str, trial_s: float) -> float:

@@ -142,9 +142,9 @@ class MultiObjectiveSearcher(Searcher):
         values = {}
         for name in self.metrics:
             value = flat.get(name)
-            if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                if math.isfinite(value):
-                    values[name] = float(value)
+            real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if real and math.isfinite(value):
+                values[name] = float(value)
         return values
 
     def objective_vector(self, result: Mapping[str, Any]) -> list[float] | None:

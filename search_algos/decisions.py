@@ -107,14 +107,14 @@ def decisions_of(param_space: Mapping[str, Any]) -> tuple[ControllerDecision, ..
     _, domain_vars, grid_vars = parse_spec_vars(dict(param_space))
     if grid_vars:
         raise DppnasError(
-            f"param_space key {_key(grid_vars[0][0])!r} is a grid_search; MONAS needs "
+            f"param_space key {_key(grid_vars[0][0])!r} is a grid_search; the searchers need "
             f"categorical domains (use tune.choice([...]) instead)"
         )
     decisions = []
     for path, domain in domain_vars:
         if not all(isinstance(p, str) for p in path):
             raise DppnasError(
-                f"param_space key {_key(path)!r} is a domain inside a list; MONAS supports "
+                f"param_space key {_key(path)!r} is a domain inside a list; the searchers support "
                 f"domains in (nested) dicts only"
             )
         decisions.append(ControllerDecision(tuple(path), _choices(_key(path), domain)))
@@ -181,7 +181,7 @@ def _choices(key: str, domain: Any) -> tuple[Any, ...]:
     else:
         kind = "a continuous domain" if isinstance(domain, Float) else type(domain).__name__
         raise DppnasError(
-            f"param_space key {key!r} is {kind} ({domain.domain_str}); MONAS needs categorical "
+            f"param_space key {key!r} is {kind} ({domain.domain_str}); the searcher needs categorical "
             f"domains: tune.choice([...]) or tune.randint(lower, upper)"
         )
     if not choices:

@@ -542,4 +542,3 @@ class MONASSearcher(MultiObjectiveSearcher):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
