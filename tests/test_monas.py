@@ -10,15 +10,14 @@ from pathlib import Path
 import moocore
 import numpy as np
 import pytest
-import torch
 from ray import tune
 
 from dppnas.errors import DppnasError
 from dppnas.pareto import Objective
 from dppnas.spaces import make_space
 from search_algos import SEARCHERS, MONASSearcher
-from search_algos.monas import rewards
 from search_algos.decisions import space_from_param_space, space_from_search_space
+from search_algos.monas import rewards
 
 ROOT = Path(__file__).resolve().parents[1]
 ACC = Objective(metric="accuracy", mode="max", ref=0.0)
