@@ -130,7 +130,9 @@ def run_once(
     experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency, options)
     search_alg = make_search_alg(experiment)
     if hasattr(search_alg, "use_costs"):  # DPP-Net costs untrained cells: the table's values
-        search_alg.use_costs(table.cell_costs)
+        from search_algos.dpp.costs import TableCosts
+
+        search_alg.use_costs(TableCosts(table))  # an oracle, labelled so
     collector = _collector()
     storage = storage or tempfile.mkdtemp(prefix="dppnas-bench-")
     tuner = tune.Tuner(
