@@ -64,6 +64,31 @@ def as_lists(
     return metrics, modes
 
 
+def accuracy_metric_of(
+    metrics: Sequence[str], modes: Sequence[str], given: str | None = None
+) -> str:
+    """The accuracy a surrogate predicts: ``given``, or the one metric whose mode is ``max``;
+    a :class:`DppnasError` naming the candidates when none or several are maximised."""
+    maximised = [m for m, o in zip(metrics, modes, strict=True) if o == "max"]
+    if given is not None:
+        if given not in metrics:
+            raise DppnasError(f"accuracy_metric {given!r} is not among the metrics {list(metrics)}")
+        if given not in maximised:
+            raise DppnasError(f"accuracy_metric {given!r} must be maximised (mode 'max')")
+        return given
+    if len(maximised) == 1:
+        return maximised[0]
+    if not maximised:
+        raise DppnasError(
+            f"the accuracy to predict is the metric whose mode is 'max'; none of "
+            f"{list(metrics)} is maximised"
+        )
+    raise DppnasError(
+        f"one accuracy is predicted, but {', '.join(maximised)} are all maximised: name the "
+        f"one to predict with accuracy_metric=... (the others count as costs)"
+    )
+
+
 def is_final(result: Mapping[str, Any]) -> bool:
     """Whether ``result`` is the architecture's value: ``final`` true, or absent (a trainable
     that does not use the convention reports its value once). A scheduler-stopped trial's

@@ -166,3 +166,37 @@ class DeviceCosts:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.cells.load_state_dict(state["cells"])
         self._networks = dict(state["networks"])
+
+
+def make_cost_source(
+    fn: CostFunction | None,
+    label: str,
+    *,
+    rule: Any,
+    metrics: Sequence[str],
+    space: Any = None,
+    devices: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+    num_classes: int | None = None,
+    method: str = "layers",
+) -> CostSource:
+    """The cost source of a search: ``fn`` when given, else device models on the dppnas
+    ``space``; a :class:`DppnasError` saying what to pass when neither is possible."""
+    if fn is not None:
+        return CallableCosts(fn, rule.config, metrics, label)
+    if space is None:
+        raise DppnasError(
+            f"DPP-Net ranks untrained candidates on the costs {list(metrics)}: pass "
+            f"costs=fn, fn(configs) -> {{metric: [float, ...]}}"
+        )
+    if input_shape is None or num_classes is None:
+        raise DppnasError(
+            'the DPP-Net searcher needs input_shape and num_classes (or a "data" section in '
+            "the param_space) to cost untrained candidates with device models"
+        )
+    from dppnas.devices import DeviceModel, make_devices
+
+    models = dict(devices or {})
+    if models and not all(isinstance(d, DeviceModel) for d in models.values()):
+        models = make_devices(models)
+    return DeviceCosts(space, rule.config, input_shape, num_classes, models, metrics, method)

@@ -311,6 +311,19 @@ def nb201_children(arch: Mapping[str, str]) -> list[dict[str, str]]:
 RULES = ("dpp", "monas", "nb201", "prefix")
 
 
+def check_decisions(rule: GrowthRule, decisions: Sequence[ControllerDecision]) -> None:
+    """Raise a :class:`DppnasError` unless ``decisions`` (a param_space's search domains) are
+    exactly the rule's: Tune leaves a domain the searcher does not return unresolved."""
+    names = [d.name for d in decisions]
+    if sorted(names) != sorted(rule.decision_names):
+        raise DppnasError(
+            f"the param_space's search domains {', '.join(names) or 'none'} are not the "
+            f"decisions of the searcher's growth rule {rule.name!r} "
+            f"({', '.join(rule.decision_names)}): build both from the same space, and make "
+            f"everything else a constant"
+        )
+
+
 def make_growth(
     growth: str | GrowthRule | None,
     decisions: Sequence[ControllerDecision],
@@ -326,6 +339,10 @@ def make_growth(
     param_space is that space's, else ``prefix``. ``order`` and ``base`` apply to ``prefix``;
     ``max_depth`` stops the growth early (default: every step the rule has).
     """
+    if not decisions and not isinstance(growth, GrowthRule):
+        raise DppnasError(
+            "DPP-Net needs search domains (tune.choice, ...) in the param_space; it has none"
+        )
     if isinstance(growth, GrowthRule):
         rule = growth
     else:

@@ -20,19 +20,18 @@ Tune contract (DESIGN sections 3 and 7; :mod:`search_algos.base`):
   through (Tune merges them).
 * Up to ``k`` suggestions are pending at once; ``None`` while a step's trials run;
   ``Searcher.FINISHED`` after the last step. No architecture is suggested twice (``arch_key``).
-* A result whose ``final`` is false (a scheduler stopped the trial) completes the trial for
-  its step (it was trained; it can be grown) but never trains the surrogate. An errored trial,
-  or one removed before it ran, is replaced by the next candidate of the step's order.
-* A result marked ``final`` completes its trial at once (:meth:`on_trial_result`), one round
-  trip before Tune reports it complete: see ``benchmarks/dpp_mechanisms.py``.
-* :meth:`save` / :meth:`restore` (one pickled format, :mod:`search_algos.base`) keep
-  everything: a searcher restored into an identically constructed one continues identically.
-* TensorBoard (``log_dir``): per step the depth, candidates scored, the selected set, scoring
-  and step times (s) and the surrogate's Kendall tau on the step's new results.
+* A result whose ``final`` is false (a scheduler stopped the trial) completes its trial for the
+  step but never trains the surrogate; an errored trial is replaced by the next candidate.
+* A result marked ``final`` completes its trial at once (:meth:`on_trial_result`).
+* :meth:`save` / :meth:`restore` (:mod:`search_algos.base`) keep everything: a searcher
+  restored into an identically constructed one continues identically.
+* TensorBoard (``log_dir``): per step the depth, candidates scored, the selected set, times
+  (s) and the surrogate's Kendall tau on the step's new results.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -44,10 +43,10 @@ from ray.tune.search import Searcher
 
 from dppnas.errors import DppnasError
 from dppnas.spaces import SearchSpace, make_space
-from search_algos.base import ArchKey, MultiObjectiveSearcher, is_final
+from search_algos.base import ArchKey, MultiObjectiveSearcher, accuracy_metric_of, is_final
 from search_algos.decisions import ARCH_KEY, ControllerDecision, decisions_of
-from search_algos.dpp.costs import CallableCosts, CostFunction, DeviceCosts
-from search_algos.dpp.growth import GrowthRule, make_growth
+from search_algos.dpp.costs import CostFunction, make_cost_source
+from search_algos.dpp.growth import GrowthRule, check_decisions, make_growth
 from search_algos.dpp.history import StepLog, StepRecord
 from search_algos.dpp.objectives import CostMethod, input_shape_of
 from search_algos.dpp.selection import SelectionRule
@@ -55,6 +54,18 @@ from search_algos.dpp.steps import Observation, Step, StepSettings, plan_step, s
 from search_algos.dpp.surrogate import AccuracySurrogate, SurrogateOptions
 
 logger = logging.getLogger(__name__)
+
+#: the search state :meth:`DPPNetSearcher.get_state` saves as it is
+_STATE_FIELDS = [
+    "_metric",
+    "_mode",
+    "_step",
+    "_pending",
+    "_suggested",
+    "observations",
+    "history",
+    "_finished",
+]
 
 
 class DPPNetSearcher(MultiObjectiveSearcher):
@@ -122,31 +133,29 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         if costs is not None and not callable(costs):
             raise DppnasError(f"costs must be a callable configs -> {{metric: values}}: {costs!r}")
         self.k, self.k0, self.selection, self.seed = int(k), k0, selection, int(seed)
-        self.cost_method = cost_method
+        self.cost_method, self._accuracy_arg = cost_method, accuracy_metric
         self.surrogate_options = (
             surrogate
             if isinstance(surrogate, SurrogateOptions)
             else SurrogateOptions.model_validate(dict(surrogate or {}))
         )
         self._growth_arg, self._order, self._base = growth, order, base
-        self._max_depth_arg = max_depth
-        self._accuracy_arg = accuracy_metric
-        self._devices_arg = devices
-        self._costs_fn, self._costs_label = costs, "costs callable"
+        self._max_depth_arg, self._devices_arg = max_depth, devices
+        self._costs_fn, self._costs_label = costs, getattr(costs, "label", "costs callable")
         self._input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self._num_classes = num_classes
         self._log = StepLog(log_dir)
         self.space: SearchSpace | None = None
         self.rule: GrowthRule | None = None
-        self.accuracy_metric = ""
+        self.accuracy_metric = ""  # known with the metrics
         self._surrogate: AccuracySurrogate | None = None
         self._cost_source: Any = None
         self._rng = np.random.default_rng(self.seed)
         self._pending_restore: dict[str, Any] | None = None
         # search state
         self._step: Step | None = None
-        self._pending: dict[str, Hashable] = {}
-        self._suggested: set[Hashable] = set()
+        self._pending: dict[str, Hashable] = {}  # trial id -> architecture
+        self._suggested: set[Hashable] = set()  # arch_key of every suggestion
         self.observations: list[Observation] = []
         self.history: list[StepRecord] = []
         self._finished = False
@@ -180,29 +189,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             self.set_state(state)
 
     def _check_objectives(self) -> None:
-        """Find the accuracy among the metrics (see the class docstring)."""
-        maximised = [m for m, o in zip(self.metrics, self.modes, strict=True) if o == "max"]
-        if self._accuracy_arg is not None:
-            if self._accuracy_arg not in self.metrics:
-                raise DppnasError(
-                    f"accuracy_metric {self._accuracy_arg!r} is not among the metrics "
-                    f"{self.metrics}"
-                )
-            if self._accuracy_arg not in maximised:
-                raise DppnasError(f"{self._accuracy_arg!r} must be maximised (mode 'max')")
-            self.accuracy_metric = self._accuracy_arg
-        elif len(maximised) == 1:
-            self.accuracy_metric = maximised[0]
-        elif not maximised:
-            raise DppnasError(
-                f"DPP-Net predicts the accuracy, the metric whose mode is 'max'; none of "
-                f"{self.metrics} is maximised"
-            )
-        else:
-            raise DppnasError(
-                f"DPP-Net predicts one accuracy, but {', '.join(maximised)} are all maximised: "
-                f"name the one to predict with accuracy_metric=... (the others are costs)"
-            )
+        self.accuracy_metric = accuracy_metric_of(self.metrics, self.modes, self._accuracy_arg)
 
     @property
     def cost_metrics(self) -> list[str]:
@@ -227,20 +214,8 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             self._set_space(config["space"])
         decisions = list(decisions_of(config))
         if self.rule is None:
-            if not decisions:
-                raise DppnasError(
-                    "the DPP-Net searcher needs search domains (tune.choice, ...) in the "
-                    "param_space; it has none"
-                )
             self._set_rule(decisions)
-        names = [d.name for d in decisions]
-        if sorted(names) != sorted(self.rule.decision_names):
-            raise DppnasError(
-                f"the param_space's search domains {', '.join(names) or 'none'} are not the "
-                f"decisions of the searcher's growth rule {self.rule.name!r} "
-                f"({', '.join(self.rule.decision_names)}): build both from the same space, "
-                f"and make everything else a constant"
-            )
+        check_decisions(self.rule, decisions)
         if self._devices_arg is None and isinstance(config.get("devices"), Mapping):
             self._devices_arg = config["devices"]
         if self._input_shape is None and isinstance(config.get("data"), Mapping):
@@ -266,33 +241,16 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         return self._cost_source.matrix(archs)
 
     def _make_cost_source(self) -> Any:
-        if self._costs_fn is not None:
-            return CallableCosts(
-                self._costs_fn, self.rule.config, self.cost_metrics, self._costs_label
-            )
-        if self.space is None:
-            raise DppnasError(
-                f"DPP-Net ranks untrained candidates on the costs {self.cost_metrics}: pass "
-                f"costs=fn, fn(configs) -> {{metric: [float, ...]}}"
-            )
-        if self._input_shape is None or self._num_classes is None:
-            raise DppnasError(
-                'the DPP-Net searcher needs input_shape and num_classes (or a "data" '
-                "section in the param_space) to cost untrained candidates with device models"
-            )
-        from dppnas.devices import DeviceModel, make_devices
-
-        devices = dict(self._devices_arg or {})
-        if devices and not all(isinstance(d, DeviceModel) for d in devices.values()):
-            devices = make_devices(devices)
-        return DeviceCosts(
-            self.space,
-            self.rule.config,
-            self._input_shape,
-            self._num_classes,
-            devices,
-            self.cost_metrics,
-            self.cost_method,
+        return make_cost_source(
+            self._costs_fn,
+            self._costs_label,
+            rule=self.rule,
+            metrics=self.cost_metrics,
+            space=self.space,
+            devices=self._devices_arg,
+            input_shape=self._input_shape,
+            num_classes=self._num_classes,
+            method=self.cost_method,
         )
 
     # --- the Searcher contract --------------------------------------------------------------
@@ -380,13 +338,9 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         )
         self._step = step
         self.history.append(record)
+        line = "DPP-Net step %d: %d candidates scored, %d selected (%.2f s; costs: %s)"
         logger.info(
-            "DPP-Net step %d: %d candidates scored, %d selected (%.2f s; costs: %s)",
-            depth,
-            record.candidates,
-            step.target,
-            record.scoring_seconds,
-            self.cost_label,
+            line, depth, record.candidates, step.target, record.scoring_seconds, self.cost_label
         )
         self._log.step_scored(record)
 
@@ -421,17 +375,10 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         source = self._cost_source
         return {
             "settings": self._settings(),
-            "metric": self._metric,
-            "mode": self._mode,
-            "step": self._step,
-            "pending": dict(self._pending),
-            "suggested": set(self._suggested),
-            "observations": list(self.observations),
-            "history": list(self.history),
-            "finished": self._finished,
+            "fields": {name: getattr(self, name) for name in _STATE_FIELDS},
+            "input": (self._input_shape, self._num_classes),
             "surrogate": None if self._surrogate is None else self._surrogate.state_dict(),
             "costs": source.state_dict() if hasattr(source, "state_dict") else None,
-            "input": (self._input_shape, self._num_classes),
             "rng": self._rng.bit_generator.state,
         }
 
@@ -444,16 +391,12 @@ class DPPNetSearcher(MultiObjectiveSearcher):
                 f"the saved DPP-Net state was made with {state['settings']}, not "
                 f"{self._settings()}; construct the searcher with the same settings"
             )
-        self._metric, self._mode = state["metric"], state["mode"]
-        self._step, self._pending = state["step"], dict(state["pending"])
-        self._suggested = set(state["suggested"])
-        self.observations, self.history = list(state["observations"]), list(state["history"])
-        self._finished = state["finished"]
+        for name, value in copy.deepcopy(state["fields"]).items():
+            setattr(self, name, value)
+        if self._input_shape is None and state["input"][0] is not None:
+            self._input_shape, self._num_classes = state["input"]
         if state["surrogate"] is not None:
             self._surrogate.load_state_dict(state["surrogate"])
-        shape, classes = state["input"]
-        if self._input_shape is None and shape is not None:
-            self._input_shape, self._num_classes = tuple(shape), classes
         if state["costs"] is not None and self._costs_fn is None:
             self._cost_source = self._make_cost_source()
             self._cost_source.load_state_dict(state["costs"])
