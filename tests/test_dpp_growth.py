@@ -300,3 +300,31 @@ def test_plain_tune_run_on_a_flat_space_reaches_the_true_front(ray_session, tmp_
     assert all(r.kendall_tau is not None for r in searcher.history[1:])
     hits = front_hits(configs)
     assert hits > RANDOM_FRONT_HITS_MAX, hits  # measured: 13 (seed 0)
+
+
+def test_device_models_cost_candidates_of_any_dppnas_space():
+    """On the monas space (no per-layer model), candidates are costed as whole networks by
+    the device models: step 1's k0 are the roots with the fewest parameters."""
+    from dppnas.complexity import count_params
+    from dppnas.nn import deploy
+    from dppnas.spaces import make_space
+    from search_algos.dpp import DPPNetSearcher
+
+    space = make_space({"name": "monas", "num_layers": 2, "filters": [8, 16]})
+    searcher = DPPNetSearcher(
+        ["accuracy", "params"],
+        ["max", "min"],
+        space=space,
+        k0=3,
+        input_shape=(1, 8, 8),
+        num_classes=10,
+    )
+    searcher.set_search_properties(
+        None, None, {"arch": space.tune_space(), "space": space.config()}
+    )
+    assert searcher.rule.name == "monas" and searcher.cost_label == "device models"
+    first = [searcher.suggest(f"t{i}")["arch"] for i in range(3)]
+    roots = [searcher.rule.config(a)["arch"] for a in searcher.rule.roots()]
+    params = [count_params(deploy(space.build(arch, (1, 8, 8), 10))) for arch in roots]
+    cheapest = [roots[i] for i in np.argsort(params, kind="stable")[:3]]
+    assert first == cheapest
