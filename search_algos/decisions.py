@@ -136,11 +136,20 @@ def space_from_search_space(space: Any) -> ControllerSpace:
 
 
 def resolve_space(space: Any) -> ControllerSpace | None:
-    """``space`` as a :class:`ControllerSpace`: None, a Tune param_space, or a dppnas space."""
+    """``space`` as a :class:`ControllerSpace`: None, a Tune param_space, or a dppnas space.
+
+    A param_space that carries a dppnas space's config under ``"space"`` and searches only its
+    ``"arch"`` decisions keys architectures by that space's canonical encoding."""
     if space is None or isinstance(space, ControllerSpace):
         return space
     if isinstance(space, Mapping):
-        return space_from_param_space(space)
+        found = space_from_param_space(space)
+        named = space.get("space")
+        if isinstance(named, Mapping) and all(d.path[0] == ARCH_KEY for d in found.decisions):
+            from dppnas.spaces import make_space
+
+            return ControllerSpace(found.decisions, SpaceArchKey(make_space(named)))
+        return found
     return space_from_search_space(space)
 
 

@@ -514,3 +514,17 @@ def test_bad_monas_options_are_one_line_config_errors(searcher, message, tmp_pat
     path.write_text(yaml.safe_dump({**data, "searcher": searcher}))
     with pytest.raises(ConfigError, match=message):
         make_search_alg(load_experiment(path))
+
+
+def test_a_param_space_carrying_a_dppnas_space_is_keyed_by_its_canonical_encoding():
+    from search_algos.decisions import resolve_space
+
+    space = make_space({"name": "dpp", "max_depth": 2, "cells_per_stage": [1], "growth": [8]})
+    resolved = resolve_space({"arch": space.tune_space(), "space": space.config()})
+    depth1 = space.tune_space()
+    first = [0] + [0] * (len(depth1) - 1)  # depth 1, first norm and conv
+    other = [0] + [0, 0] + [1] * (len(depth1) - 3)  # depth 1, unused second layer differs
+    assert resolved.key(first) == resolved.key(other)
+    assert resolve_space({"arch": space.tune_space()}).key(first) != resolve_space(
+        {"arch": space.tune_space()}
+    ).key(other)
