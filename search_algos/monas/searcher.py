@@ -21,8 +21,6 @@ budgets of 50-500 children: they learn in tens of updates, where the paper-like 
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import secrets
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -44,6 +42,7 @@ from search_algos.decisions import (
 )
 from search_algos.monas import rewards
 from search_algos.monas.controller import Controller
+from search_algos.monas.tensorboard import UpdateLog
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +174,7 @@ class MONASSearcher(MultiObjectiveSearcher):
         self.unique = unique
         self.resamples = resamples
         self.seed = secrets.randbits(62) if seed is None else int(seed)
-        self.log_dir = None if log_dir is None else Path(log_dir)
+        self._log = UpdateLog(log_dir)
         if self._metric is not None:
             self._check_objectives()
 
@@ -183,7 +182,6 @@ class MONASSearcher(MultiObjectiveSearcher):
         self._controller: Controller | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._generator: torch.Generator | None = None
-        self._writer: Any = None
         self._pending_restore: dict[str, Any] | None = None
         self._pending: dict[str, list[int]] = {}
         self._suggested: set[Hashable] = set()  # every architecture suggested (its key)
@@ -405,17 +403,11 @@ class MONASSearcher(MultiObjectiveSearcher):
         )
         mean = float(reward.mean())
         baseline = mean if self._baseline is None else self._baseline
-        advantage = reward - baseline
+        advantage, square = rewards.advantages(
+            reward, baseline, self._advantage_square, self.baseline_decay, self.normalize_advantage
+        )
         if self.normalize_advantage:
-            square = float((advantage**2).mean())
-            self._advantage_square = (
-                square
-                if self._advantage_square is None
-                else self.baseline_decay * self._advantage_square
-                + (1.0 - self.baseline_decay) * square
-            )
-            if self._advantage_square > 0:
-                advantage = advantage / math.sqrt(self._advantage_square)
+            self._advantage_square = square
         actions = torch.tensor([c["actions"] for c in batch], dtype=torch.long)
         log_prob, entropy = self._controller.log_prob_and_entropy(actions)
         loss = -(advantage * log_prob).mean() - self.entropy_weight * entropy.mean()
@@ -424,30 +416,16 @@ class MONASSearcher(MultiObjectiveSearcher):
         self._optimizer.step()
         self._baseline = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * mean
         self._updates += 1
-        if self.log_dir is not None:
-            self._log(reward, float(entropy.detach().mean()), float(loss.detach()))
-
-    def _log(self, reward: torch.Tensor, entropy: float, loss: float) -> None:
-        if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(log_dir=str(self.log_dir))
-        w, step = self._writer, self._updates
-        w.add_scalar("monas/reward_mean", float(reward.mean()), step)
-        w.add_scalar("monas/reward_max", float(reward.max()), step)
-        w.add_scalar("monas/baseline", self._baseline, step)
-        w.add_scalar("monas/entropy_nats", entropy, step)
-        w.add_scalar("monas/loss", loss, step)
-        rows = ["| decision | most likely | probability |", "|---|---|---|"]
-        for decision, probs in zip(self.decisions, self.choice_probabilities(), strict=True):
-            best = int(np.argmax(probs))
-            choice = decision.choices[best]
-            w.add_scalar(f"most_likely_prob/{decision.name}", probs[best], step)
-            if isinstance(choice, numbers.Real):
-                w.add_scalar(f"most_likely/{decision.name}", float(choice), step)
-            rows.append(f"| {decision.name} | {choice!r} | {probs[best]:.3f} |")
-        w.add_text("monas/most_likely", "\n".join(rows), step)
-        w.flush()
+        if self._log.log_dir is not None:
+            self._log.update(
+                self._updates,
+                reward.tolist(),
+                self._baseline,
+                float(entropy.detach().mean()),
+                float(loss.detach()),
+                self.decisions,
+                self.choice_probabilities(),
+            )
 
     # ---- inspection --------------------------------------------------------------------------
 
@@ -532,13 +510,11 @@ class MONASSearcher(MultiObjectiveSearcher):
         self._updates = state["updates"]
         self._counts = dict.fromkeys(self._counts, 0) | dict(state["counts"])
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_writer"] = None  # holds a thread and files: recreated on the next update
-        return state
+    @property
+    def log_dir(self) -> Path | None:
+        """The TensorBoard folder (None: no TensorBoard)."""
+        return self._log.log_dir
 
     def close(self) -> None:
         """Close the TensorBoard writer, if any."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._log.close()
