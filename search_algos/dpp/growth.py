@@ -34,6 +34,7 @@ from typing import Any
 from dppnas.errors import DppnasError
 from dppnas.spaces import Cell, DppSpace
 from search_algos.decisions import ARCH_KEY, ControllerDecision, ControllerSpace
+from search_algos.dpp.expansion import expand, root_cells
 
 #: one surrogate token: a decision (or slot) and its choice
 Token = tuple[str, Hashable]
@@ -111,10 +112,10 @@ class DppGrowth(GrowthRule):
         self.norms, self.convs = list(o.norms), list(o.convs)
 
     def roots(self) -> list[Cell]:
-        return [Cell(((n, c),)) for n in self.norms for c in self.convs]
+        return root_cells(self.norms, self.convs)
 
     def children(self, arch: Cell, depth: int) -> list[Cell]:
-        return [arch.extend(n, c) for n in self.norms for c in self.convs]
+        return expand([arch], self.norms, self.convs)
 
     def tokens(self, arch: Cell) -> tuple[Token, ...]:
         return tuple(token for n, c in arch.layers for token in (("norm", n), ("conv", c)))
