@@ -581,3 +581,18 @@ def test_tune_run_reaches_a_higher_hypervolume_than_random_search(ray_session, t
     dpp_hv, random_hv = front_hypervolume(dpp_cells), front_hypervolume(random_cells)
     # the space's best possible: 2.158 (all 6174 cells); seeded random: 1.6 to 1.8
     assert dpp_hv > 1.1 * random_hv, (dpp_hv, random_hv)  # measured: 2.052 vs 1.757
+
+
+def test_experiment_options_pick_the_growth_rule_its_order_and_base(tmp_path):
+    from dppnas.config import load_experiment, parse_experiment
+    from dppnas.tuning.tuner import make_search_alg
+
+    data = load_experiment("experiments/quickstart.yaml").model_dump(mode="json")
+    data["searcher"] = {"name": "dpp", "order": ["conv1", "norm1"], "base": {"norm1": "bn"}}
+    searcher = make_search_alg(parse_experiment(data))
+    assert searcher.rule.name == "prefix" and searcher.max_depth == 2
+    first = [searcher.rule.config(a)["arch"] for a in searcher.rule.roots()]
+    assert {a["norm1"] for a in first} == {"bn"} and len(first) == 6  # the convs, norm at base
+    data["searcher"]["base"] = {"norm1": "groupnorm"}
+    with pytest.raises(ConfigError, match="base value 'groupnorm' of 'arch/norm1'"):
+        make_search_alg(parse_experiment(data))

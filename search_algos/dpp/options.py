@@ -26,6 +26,12 @@ class DPPNetOptions(BaseModel):
     growth: Literal["dpp", "monas", "nb201", "prefix"] | None = Field(
         None, description="growth rule; default the space's own (dpp, monas, nb201) or prefix"
     )
+    order: list[str | list[str]] | None = Field(
+        None, description="prefix: decisions (or groups of them) in growth order"
+    )
+    base: dict[str, Any] | None = Field(
+        None, description="prefix: the choice each decision holds until grown (first choice)"
+    )
     selection: Literal["pareto", "accuracy"] = Field(
         "pareto", description="pareto = DPP-Net, accuracy = DPP-Net-PNAS"
     )
@@ -60,6 +66,8 @@ def dpp(experiment: Any, options: DPPNetOptions, run_dir: Path | None = None) ->
             mode=[o.mode for o in experiment.objectives],
             space=experiment.search_space,
             growth=options.growth,
+            order=options.order,
+            base=options.base,
             k=options.k,
             k0=options.k0,
             max_depth=options.max_depth,
