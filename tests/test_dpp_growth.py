@@ -328,3 +328,26 @@ def test_device_models_cost_candidates_of_any_dppnas_space():
     params = [count_params(deploy(space.build(arch, (1, 8, 8), 10))) for arch in roots]
     cheapest = [roots[i] for i in np.argsort(params, kind="stable")[:3]]
     assert first == cheapest
+
+
+def test_nb201_growth_through_the_searcher_on_a_flat_space():
+    """The six NB201 edges as a flat param_space: step d trains cells with d operations."""
+    from search_algos.dpp import DPPNetSearcher
+
+    op_ms = dict(zip(NB201_OPS, [0.0, 0.1, 1.0, 3.0, 0.5], strict=True))
+
+    def costs(configs):
+        return {"latency": [sum(op_ms[c[e]] for e in NB201_EDGES) for c in configs]}
+
+    def evaluate(config):
+        convs = sum(config[e].startswith("nor_conv") for e in NB201_EDGES)
+        return {"acc": 0.5 + 0.05 * convs, "latency": costs([config])["latency"][0]}
+
+    searcher = DPPNetSearcher(
+        ["acc", "latency"], ["max", "min"], costs=costs, growth="nb201", k=4, max_depth=3
+    )
+    searcher.set_search_properties(None, None, {e: tune.choice(NB201_OPS) for e in NB201_EDGES})
+    suggested = _drive(searcher, evaluate, itertools.count())
+    assert searcher.finished and len(suggested) == 24 + 4 + 4
+    used = [sum(c[e] != "none" for e in NB201_EDGES) for c in suggested]
+    assert used == [1] * 24 + [2] * 4 + [3] * 4
