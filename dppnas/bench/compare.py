@@ -69,9 +69,12 @@ def searcher_options(
     allows, as in PNAS; the rest is split over the steps.
     """
     section = {"name": searcher}
-    if searcher == "dpp" and table.space.name == "dpp":
-        o = table.space.options
-        roots, steps = len(o.norms) * len(o.convs), o.max_depth - 1
+    if searcher == "dpp":  # the steps of the space's growth rule (dpp, monas, nb201, prefix)
+        from search_algos.decisions import space_from_search_space
+        from search_algos.dpp.growth import make_growth
+
+        rule = make_growth(None, space_from_search_space(table.space).decisions, table.space)
+        roots, steps = len(rule.roots()), rule.max_depth - 1
         if steps == 0:
             section["k0"] = min(roots, budget)
         else:
