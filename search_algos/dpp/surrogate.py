@@ -209,9 +209,10 @@ def _train_ensemble(
     by hand (gates in ``nn.LSTM``'s order i, f, g, o), so that one forward/backward pass serves
     the whole ensemble. The loss is the sum of the members' losses and the parameters are
     disjoint, so each member gets exactly its own gradient; Adam works element by element, so
-    this is the same optimisation as one Adam per member, 2-3x faster (measured: 0.46 -> 0.16 s
-    for 18 depth-1 cells; the step between two DPP-Net steps waits for it). The trained
-    weights are copied back into ``members``.
+    this is the same optimisation as one Adam per member, and faster: 2-3x on an idle machine
+    (0.46 -> 0.16 s for 18 depth-1 cells), 1.1-1.5x on a loaded 2-core one at 18-100
+    observations, once 0.83x (``benchmarks/dpp_surrogate_fit.py``); the step between two
+    DPP-Net steps waits for it. The trained weights are copied back into ``members``.
     """
     per_member = [dict(m.named_parameters()) for m in members]
     stacked = {
