@@ -1,32 +1,21 @@
 """DPP-Net as a Ray Tune ``Searcher``: the thin adapter around :mod:`.steps`.
 
 DPP-Net (Dong et al., "DPP-Net: Device-aware Progressive Search for Pareto-optimal Neural
-Architectures", ECCV 2018), after PNAS (Liu et al., ECCV 2018), on any categorical search
-space: a growth rule (:mod:`.growth`) gives the first step's architectures and how one grows
-by a step; :func:`.steps.plan_step` ranks each step's candidates on predicted accuracy and
-costs of untrained candidates (:mod:`.costs`). This class hands the first ``k`` out as
-suggestions, feeds results back, and starts the next step when a step's trials are done.
+Architectures", ECCV 2018), after PNAS (Liu et al., ECCV 2018), on any categorical space: a
+growth rule (:mod:`.growth`) gives the first step and how an architecture grows by one step;
+:func:`.steps.plan_step` ranks each step's candidates on predicted accuracy and the costs of
+untrained candidates (:mod:`.costs`). This class hands the first ``k`` out, feeds results back
+and starts the next step when a step's trials are done. ``selection="accuracy"`` is
+DPP-Net-PNAS; one device objective DPP-Net-Device; several devices and size DPP-Net-Panacea.
 
-Variants: ``selection="accuracy"`` is DPP-Net-PNAS (predicted accuracy alone); one device
-objective is DPP-Net-Device; several devices plus size is DPP-Net-Panacea.
-
-Tune contract (DESIGN sections 3 and 7; :mod:`search_algos.base`):
-
-* ``metric`` / ``mode`` are lists. The metric whose mode is ``max`` is the accuracy the
-  surrogate predicts (``accuracy_metric`` names it when several are maximised); the others
-  are costs, computed for untrained candidates by ``costs(configs)`` or by dppnas device
-  models on a dppnas space.
-* Every search domain of the ``param_space`` is a decision of the growth rule; constants pass
-  through (Tune merges them).
-* Up to ``k`` suggestions are pending at once; ``None`` while a step's trials run;
-  ``Searcher.FINISHED`` after the last step. No architecture is suggested twice (``arch_key``).
-* A result whose ``final`` is false (a scheduler stopped the trial) completes its trial for the
-  step but never trains the surrogate; an errored trial is replaced by the next candidate.
-* A result marked ``final`` completes its trial at once (:meth:`on_trial_result`).
-* :meth:`save` / :meth:`restore` (:mod:`search_algos.base`) keep everything: a searcher
-  restored into an identically constructed one continues identically.
-* TensorBoard (``log_dir``): per step the depth, candidates scored, the selected set, times
-  (s) and the surrogate's Kendall tau on the step's new results.
+Tune contract (DESIGN sections 3 and 7, :mod:`search_algos.base`): every search domain of the
+``param_space`` is a decision of the rule (constants pass through); up to ``k`` suggestions
+pend at once, ``None`` while a step's trials run, ``Searcher.FINISHED`` after the last step;
+no architecture twice (``arch_key``). A result whose ``final`` is false completes its trial
+for the step but never trains the surrogate; an errored trial is replaced by the next
+candidate; a result marked ``final`` completes its trial at once (:meth:`on_trial_result`).
+TensorBoard (``log_dir``): per step the depth, candidates scored, the selected set, times (s)
+and the surrogate's Kendall tau on the step's new results.
 """
 
 from __future__ import annotations
