@@ -10,6 +10,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from dppnas.bench.enumerate import arch_key
+from dppnas.errors import DppnasError
 
 
 class UniformArchitectureSearch(Searcher):
@@ -42,7 +43,7 @@ class UniformArchitectureSearch(Searcher):
         arch = config.get("arch") if isinstance(config, Mapping) else None
         names = [d.name for d in self.space.decisions]
         if arch is not None and sorted(arch) != sorted(names):
-            raise ValueError(
+            raise DppnasError(
                 f"random (sampling: architectures): param_space 'arch' has {sorted(arch)}, "
                 f"but space {self.space.name} decides {names}; build it with that space"
             )

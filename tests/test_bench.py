@@ -201,6 +201,7 @@ def test_dpp_on_the_shipped_table_spends_the_budget_and_finds_the_front():
     it suggests the whole budget, never a cell twice, and reaches the true front."""
     from dppnas.bench.compare import bench_experiment, searcher_options
     from dppnas.tuning.tuner import make_search_alg
+    from search_algos.dpp.costs import TableCosts
 
     if "fashion-dpp" not in available_tables():
         pytest.skip("fashion-dpp is not built yet")
@@ -208,7 +209,7 @@ def test_dpp_on_the_shipped_table_spends_the_budget_and_finds_the_front():
     assert searcher_options(table, "dpp", 100) == {"name": "dpp", "k0": 18, "k": 82}
     assert searcher_options(table, "random", 100) == {"name": "random"}
     searcher = make_search_alg(bench_experiment(table, "dpp", 0, 100, "fifo", 2))
-    searcher.use_costs(table.cell_costs)
+    searcher.use_costs(TableCosts(table))
     searcher.set_search_properties(None, None, {"arch": table.space.tune_space()})
     entries = []
     for i in itertools.count():

@@ -1,5 +1,6 @@
-"""The DPP-Net searcher: expansion, NSGA-II selection, the LSTM surrogate, candidates' costs,
-the step protocol, save/restore, and one real Tune run against random search."""
+"""The DPP-Net searcher on the ``dpp`` space: expansion, NSGA-II selection, the LSTM surrogate,
+candidates' costs, the step protocol, save/restore, and one real Tune run against random search.
+Other spaces (growth rules, flat Tune param_spaces): tests/test_dpp_growth.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from search_algos.dpp import (
     root_cells,
     select,
 )
+from search_algos.dpp.steps import training_set
 
 NORMS = ["bn_relu", "bn", "identity"]
 CONVS = ["conv1x1", "conv3x3", "gconv1x1", "gconv3x3", "lgconv1x1", "dwconv3x3"]
@@ -34,6 +36,12 @@ NORM_GAIN = dict(zip(NORMS, [0.03, 0.01, -0.02], strict=True))
 CONV_GAIN = dict(zip(CONVS, [0.01, 0.04, -0.01, 0.02, 0.0, 0.015], strict=True))
 CONV_MS = dict(zip(CONVS, [1.0, 3.0, 0.5, 1.2, 0.6, 0.8], strict=True))
 REFERENCE = [0.5, 10.0]  # declared hypervolume reference: accuracy 0.5, latency 10 ms
+VOCABULARY = [("norm", n) for n in NORMS] + [("conv", c) for c in CONVS]
+
+
+def tokens(cells):
+    """Cells as the dpp growth rule's (slot, op) tokens, the surrogate's input."""
+    return [tuple(t for n, c in cell.layers for t in (("norm", n), ("conv", c))) for cell in cells]
 
 
 def true_accuracy(cell: Cell) -> float:
@@ -44,8 +52,10 @@ def true_latency(cell: Cell) -> float:
     return sum(CONV_MS[c] for _, c in cell.layers)
 
 
-def synthetic_costs(cells):
-    return {"latency/x": [true_latency(c) for c in cells]}
+def synthetic_costs(configs):
+    """The cost callable's contract: configs (``{"arch": {...}}`` here) in, one list out."""
+    space = make_space(SPACE)
+    return {"latency/x": [true_latency(space.decode(c["arch"])) for c in configs]}
 
 
 def front_hypervolume(cells) -> float:
@@ -162,9 +172,9 @@ def test_surrogate_learns_a_synthetic_ranking(loss):
     depth3 = expand(depth2, NORMS, CONVS)
     train = depth1 + [depth2[i] for i in rng.choice(len(depth2), 40, replace=False)]
     held_out = [depth3[i] for i in rng.choice(len(depth3), 100, replace=False)]
-    surrogate = AccuracySurrogate(NORMS, CONVS, {"loss": loss}, seed=0)
-    surrogate.fit(train, [true_accuracy(c) for c in train])
-    mean, std = surrogate.predict(held_out)
+    surrogate = AccuracySurrogate(VOCABULARY, {"loss": loss}, seed=0)
+    surrogate.fit(tokens(train), [true_accuracy(c) for c in train])
+    mean, std = surrogate.predict(tokens(held_out))
     assert mean.shape == std.shape == (100,) and (std >= 0).all()
     tau = kendall_tau(mean, [true_accuracy(c) for c in held_out])
     assert tau >= 0.7, tau
@@ -172,11 +182,13 @@ def test_surrogate_learns_a_synthetic_ranking(loss):
 
 def test_surrogate_weights_round_trip():
     cells = root_cells(NORMS, CONVS)
-    surrogate = AccuracySurrogate(NORMS, CONVS, {"ensemble": 2, "epochs": 5}, seed=3)
-    surrogate.fit(cells, [true_accuracy(c) for c in cells])
-    copy = AccuracySurrogate(NORMS, CONVS, {"ensemble": 2, "epochs": 5}, seed=3)
+    surrogate = AccuracySurrogate(VOCABULARY, {"ensemble": 2, "epochs": 5}, seed=3)
+    surrogate.fit(tokens(cells), [true_accuracy(c) for c in cells])
+    copy = AccuracySurrogate(VOCABULARY, {"ensemble": 2, "epochs": 5}, seed=3)
     copy.load_state_dict(pickle.loads(pickle.dumps(surrogate.state_dict())))
-    np.testing.assert_array_equal(surrogate.predict(cells)[0], copy.predict(cells)[0])
+    np.testing.assert_array_equal(
+        surrogate.predict(tokens(cells))[0], copy.predict(tokens(cells))[0]
+    )
 
 
 @pytest.mark.parametrize("loss", ["mse", "huber"])
@@ -192,10 +204,10 @@ def test_ensemble_trained_together_equals_members_trained_alone(loss):
     cells = depth1 + expand(depth1[:2], NORMS, CONVS)[:10]
     accuracies = [true_accuracy(c) for c in cells]
     options = {"ensemble": 3, "epochs": 40, "weight_decay": 1e-3, "loss": loss}
-    surrogate = AccuracySurrogate(NORMS, CONVS, options, seed=5)
-    surrogate.fit(cells, accuracies)
+    surrogate = AccuracySurrogate(VOCABULARY, options, seed=5)
+    surrogate.fit(tokens(cells), accuracies)
 
-    tokens, lengths = surrogate.encode(cells)
+    ids, lengths = surrogate.encode(tokens(cells))
     target = (torch.tensor(accuracies, dtype=torch.float32) - surrogate.mean) / surrogate.scale
     o = surrogate.options
     for m, batched in enumerate(surrogate.members):
@@ -203,7 +215,7 @@ def test_ensemble_trained_together_equals_members_trained_alone(loss):
         alone = _LSTMRegressor(len(NORMS) + len(CONVS), o.embedding, o.hidden)
         adam = torch.optim.Adam(alone.parameters(), lr=o.lr, weight_decay=o.weight_decay)
         for _ in range(o.epochs):
-            prediction = alone(tokens, lengths)
+            prediction = alone(ids, lengths)
             if loss == "huber":
                 error = F.huber_loss(prediction, target)
             else:
@@ -213,7 +225,7 @@ def test_ensemble_trained_together_equals_members_trained_alone(loss):
             adam.step()
         with torch.no_grad():
             np.testing.assert_allclose(
-                batched(tokens, lengths).numpy(), alone(tokens, lengths).numpy(), atol=1e-4
+                batched(ids, lengths).numpy(), alone(ids, lengths).numpy(), atol=1e-4
             )
 
 
@@ -300,8 +312,8 @@ def test_steps_suggest_k_then_wait_replace_errors_and_finish():
     kept = [c for c in by_latency[:7] if c != errored_cell]
 
     # a scheduler-stopped result is recorded, not trusted
-    assert [o.final for o in searcher.observations if o.cell == stopped_cell] == [False]
-    assert stopped_cell not in searcher._training_set()[0]
+    assert [o.final for o in searcher.observations if o.arch == stopped_cell] == [False]
+    assert stopped_cell not in training_set(searcher.observations, searcher.rule, "accuracy")[0]
 
     # steps 2 and 3: k = 4 expansions of the kept cells each
     for depth, parents in ((2, kept), (3, None)):
@@ -369,17 +381,17 @@ def test_param_space_must_hold_the_dpp_decisions():
         ["accuracy", "latency/x"], ["max", "min"], space=make_space(SPACE), costs=synthetic_costs
     )
     other = make_space({**SPACE, "max_depth": 2})
-    with pytest.raises(DppnasError, match=r"param_space\['arch'\] has keys"):
+    with pytest.raises(DppnasError, match="not the decisions of the searcher's growth rule"):
         searcher.set_search_properties(None, None, {"arch": other.tune_space()})
-    with pytest.raises(DppnasError, match='needs an "arch" section'):
+    with pytest.raises(DppnasError, match="search domains none are not"):
         searcher.set_search_properties(None, None, {"x": 1})
-    with pytest.raises(DppnasError, match="train.lr are search domains"):
+    with pytest.raises(DppnasError, match="'train/lr' is a continuous domain"):
         searcher.set_search_properties(
             None,
             None,
             {"arch": make_space(SPACE).tune_space(), "train": {"lr": tune.uniform(0, 1)}},
         )
-    with pytest.raises(DppnasError, match="predicts 'accuracy'"):
+    with pytest.raises(DppnasError, match="none of \\['latency/x'\\] is maximised"):
         DPPNetSearcher(["latency/x"], ["min"], space=make_space(SPACE))
 
 
@@ -486,8 +498,13 @@ def test_factory_builds_the_quickstart_searcher(tmp_path):
     assert searcher.planned_trials() == experiment.num_samples == 16
     assert searcher.log_dir == tmp_path / "dpp"
     assert searcher.set_search_properties(None, None, param_space(experiment))
-    data = experiment.model_dump(mode="json") | {"space": {"name": "monas"}}
-    with pytest.raises(ConfigError, match="dpp searches the 'dpp' cell space"):
+    # any space: the monas space grows a layer per step
+    data = experiment.model_dump(mode="json") | {"space": {"name": "monas", "num_layers": 2}}
+    monas = make_search_alg(parse_experiment(data))
+    assert (monas.rule.name, monas.max_depth) == ("monas", 2)
+    assert monas.set_search_properties(None, None, param_space(parse_experiment(data)))
+    data["searcher"] = {"name": "dpp", "growth": "nb201"}
+    with pytest.raises(ConfigError, match="searcher: growth 'nb201' needs exactly"):
         make_search_alg(parse_experiment(data))
 
 
@@ -564,3 +581,18 @@ def test_tune_run_reaches_a_higher_hypervolume_than_random_search(ray_session, t
     dpp_hv, random_hv = front_hypervolume(dpp_cells), front_hypervolume(random_cells)
     # the space's best possible: 2.158 (all 6174 cells); seeded random: 1.6 to 1.8
     assert dpp_hv > 1.1 * random_hv, (dpp_hv, random_hv)  # measured: 2.052 vs 1.757
+
+
+def test_experiment_options_pick_the_growth_rule_its_order_and_base(tmp_path):
+    from dppnas.config import load_experiment, parse_experiment
+    from dppnas.tuning.tuner import make_search_alg
+
+    data = load_experiment("experiments/quickstart.yaml").model_dump(mode="json")
+    data["searcher"] = {"name": "dpp", "order": ["conv1", "norm1"], "base": {"norm1": "bn"}}
+    searcher = make_search_alg(parse_experiment(data))
+    assert searcher.rule.name == "prefix" and searcher.max_depth == 2
+    first = [searcher.rule.config(a)["arch"] for a in searcher.rule.roots()]
+    assert {a["norm1"] for a in first} == {"bn"} and len(first) == 6  # the convs, norm at base
+    data["searcher"]["base"] = {"norm1": "groupnorm"}
+    with pytest.raises(ConfigError, match="base value 'groupnorm' of 'arch/norm1'"):
+        make_search_alg(parse_experiment(data))

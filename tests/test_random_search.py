@@ -7,7 +7,7 @@ import collections
 import pytest
 
 from dppnas.bench.enumerate import arch_key, enumerate_architectures
-from dppnas.errors import ConfigError, validate_section
+from dppnas.errors import ConfigError, DppnasError, validate_section
 from dppnas.spaces import make_space
 from search_algos import SEARCHERS
 from search_algos.uniform import UniformArchitectureSearch
@@ -68,7 +68,7 @@ def test_the_option_is_validated_and_a_foreign_param_space_refused():
     with pytest.raises(ConfigError, match="sampling"):
         validate_section(spec.options, {"sampling": "genotypes"}, "searcher")
     searcher = UniformArchitectureSearch(_space(), seed=0)
-    with pytest.raises(ValueError, match="build it with that space"):
+    with pytest.raises(DppnasError, match="build it with that space"):
         searcher.set_search_properties(None, None, {"arch": {"lr": 0.1}})
     assert searcher.set_search_properties(None, None, {"arch": _space().tune_space()})
 

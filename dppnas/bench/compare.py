@@ -69,9 +69,12 @@ def searcher_options(
     allows, as in PNAS; the rest is split over the steps.
     """
     section = {"name": searcher}
-    if searcher == "dpp" and table.space.name == "dpp":
-        o = table.space.options
-        roots, steps = len(o.norms) * len(o.convs), o.max_depth - 1
+    if searcher == "dpp":  # the steps of the space's growth rule (dpp, monas, nb201, prefix)
+        from search_algos.decisions import space_from_search_space
+        from search_algos.dpp.growth import make_growth
+
+        rule = make_growth(None, space_from_search_space(table.space).decisions, table.space)
+        roots, steps = len(rule.roots()), rule.max_depth - 1
         if steps == 0:
             section["k0"] = min(roots, budget)
         else:
@@ -130,7 +133,9 @@ def run_once(
     experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency, options)
     search_alg = make_search_alg(experiment)
     if hasattr(search_alg, "use_costs"):  # DPP-Net costs untrained cells: the table's values
-        search_alg.use_costs(table.cell_costs)
+        from search_algos.dpp.costs import TableCosts
+
+        search_alg.use_costs(TableCosts(table))  # an oracle, labelled so
     collector = _collector()
     storage = storage or tempfile.mkdtemp(prefix="dppnas-bench-")
     tuner = tune.Tuner(

@@ -1,11 +1,15 @@
-"""DPP-Net (Dong et al., ECCV 2018): device-aware progressive search for Pareto-optimal cells.
+"""DPP-Net (Dong et al., ECCV 2018): device-aware progressive search for Pareto-optimal
+architectures, on any categorical search space.
 
-:class:`DPPNetSearcher` is the Ray Tune searcher (``searcher.py``); it is composed of pure
-steps, each in its own module and usable alone: :mod:`.expansion` (grow kept cells by one
-layer), :mod:`.surrogate` (LSTM ensemble predicting accuracy), :mod:`.objectives` (device
-objectives of untrained cells), :mod:`.selection` (NSGA-II order on predicted accuracy and
-device objectives), :mod:`.history` (each step's record and its TensorBoard view). Importing the package registers the ``dpp`` searcher; the searcher class
-itself (which imports Ray) is loaded on first access.
+:class:`DPPNetSearcher` (``searcher.py``) is the thin Ray Tune adapter; the strategies it
+composes are each in their own module and usable alone: :mod:`.growth` (first step and one
+step of growth: ``dpp``, ``monas``, ``nb201``, ``prefix`` rules), :mod:`.steps` (observations
+-> the next step's ranked candidates), :mod:`.surrogate` (LSTM ensemble over ``(decision,
+choice)`` tokens), :mod:`.costs` (costs of untrained candidates: a callable, device models, a
+benchmark table), :mod:`.objectives` (per-layer device costs of ``dpp`` cells),
+:mod:`.selection` (NSGA-II order), :mod:`.history` (step records, TensorBoard) and
+:mod:`.options` (the registered ``dpp`` searcher). Importing the package registers ``dpp``;
+the searcher class (which imports Ray) is loaded on first access.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from search_algos.dpp.expansion import expand, root_cells
-from search_algos.dpp.factory import DPPNetOptions  # registers "dpp"
 from search_algos.dpp.history import StepRecord
 from search_algos.dpp.objectives import CellCosts, cost_metric_names, input_shape_of
+from search_algos.dpp.options import DPPNetOptions  # registers "dpp"
 from search_algos.dpp.selection import candidate_order, select
 from search_algos.dpp.surrogate import AccuracySurrogate, SurrogateOptions, kendall_tau
 

@@ -1,11 +1,13 @@
-"""DPP-Net's accuracy predictor: an ensemble of LSTM regressors over a cell's layer tokens.
+"""DPP-Net's accuracy predictor: an ensemble of LSTM regressors over an architecture's tokens.
 
 DPP-Net (Dong et al., ECCV 2018, Sec. 3.3) predicts a candidate cell's accuracy with a
 recurrent regressor, as PNAS does (Liu et al., ECCV 2018: an LSTM over the cell's tokens, an
 ensemble for robustness), so that thousands of candidates can be ranked without training. Here
-the tokens are :meth:`Cell.tokens` (``norm1, conv1, norm2, conv2, ...``), norm and conv names
-having separate embeddings; the LSTM's hidden state after the last token goes through a linear
-head to the (standardised) accuracy. Each member of the ensemble starts from its own seeded
+any architecture is a sequence of ``(decision, choice)`` tokens given by its growth rule
+(:meth:`.growth.GrowthRule.tokens`: ``("norm", "bn"), ("conv", "conv3x3"), ...`` for a ``dpp``
+cell, one token per decision for a Tune param_space), each token of the rule's vocabulary with
+its own embedding; the LSTM's hidden state after the last token goes through a linear head to
+the (standardised) accuracy. Each member of the ensemble starts from its own seeded
 initialisation and is trained full-batch with Adam on every observation (MSE or Huber loss);
 the prediction is the members' mean, their standard deviation a measure of disagreement.
 Defaults (3 members, 64 hidden units, 150 epochs, lr 0.01) are ours.
@@ -17,7 +19,7 @@ observations give the same weights: a restored searcher continues identically.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -27,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from dppnas.devices.timing import fixed_threads
-from dppnas.spaces import Cell
+
+#: an architecture as the surrogate reads it: ``(decision, choice)`` tokens
+Tokens = Sequence[Hashable]
 
 
 class SurrogateOptions(BaseModel):
@@ -88,12 +92,12 @@ class _LSTMRegressor(nn.Module):
 
 
 class AccuracySurrogate:
-    """An ensemble of LSTM regressors from cells to accuracy (0-1), re-fitted on demand."""
+    """An ensemble of LSTM regressors from token sequences to accuracy (0-1), re-fitted on
+    demand. ``vocabulary`` lists every token (ids in its order, 0 is padding)."""
 
     def __init__(
         self,
-        norms: Sequence[str],
-        convs: Sequence[str],
+        vocabulary: Sequence[Hashable],
         options: SurrogateOptions | Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
@@ -103,10 +107,10 @@ class AccuracySurrogate:
             options = SurrogateOptions.model_validate(dict(options))
         self.options = options
         self.seed = int(seed)
-        # separate ids for norm and conv slots, 0 is padding
-        self._norm_ids = {name: i + 1 for i, name in enumerate(norms)}
-        self._conv_ids = {name: i + 1 + len(norms) for i, name in enumerate(convs)}
-        self._vocabulary = len(norms) + len(convs)
+        self._ids = {token: i + 1 for i, token in enumerate(vocabulary)}
+        if len(self._ids) != len(vocabulary):
+            raise ValueError("the surrogate's vocabulary lists a token twice")
+        self._vocabulary = len(self._ids)
         self.members: list[_LSTMRegressor] = []
         self.mean = 0.0
         self.scale = 1.0
@@ -116,33 +120,31 @@ class AccuracySurrogate:
     def fitted(self) -> bool:
         return bool(self.members)
 
-    def encode(self, cells: Sequence[Cell]) -> tuple[Tensor, Tensor]:
-        """``(tokens, lengths)``: int64 ``(n, 2 * max depth)`` right-padded with 0, and ``(n,)``."""
-        lengths = [2 * cell.depth for cell in cells]
+    def encode(self, archs: Sequence[Tokens]) -> tuple[Tensor, Tensor]:
+        """``(ids, lengths)``: int64 ``(n, longest)`` right-padded with 0, and ``(n,)``."""
+        lengths = [len(tokens) for tokens in archs]
         width = max(lengths, default=0)
-        tokens = torch.zeros(len(cells), width, dtype=torch.long)
-        for i, cell in enumerate(cells):
-            ids = []
-            for norm, conv in cell.layers:
-                try:
-                    ids += [self._norm_ids[norm], self._conv_ids[conv]]
-                except KeyError as err:
-                    raise ValueError(f"cell {cell} uses {err.args[0]!r}, unknown here") from None
-            tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return tokens, torch.tensor(lengths, dtype=torch.long)
+        ids = torch.zeros(len(archs), width, dtype=torch.long)
+        for i, tokens in enumerate(archs):
+            try:
+                row = [self._ids[token] for token in tokens]
+            except KeyError as err:
+                raise ValueError(f"token {err.args[0]!r} is not in the vocabulary") from None
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return ids, torch.tensor(lengths, dtype=torch.long)
 
-    def fit(self, cells: Sequence[Cell], accuracies: Sequence[float]) -> None:
-        """Train a fresh ensemble on ``cells`` -> ``accuracies`` (replaces the previous one)."""
-        if len(cells) != len(accuracies):
+    def fit(self, archs: Sequence[Tokens], accuracies: Sequence[float]) -> None:
+        """Train a fresh ensemble on token sequences -> ``accuracies`` (replaces the last)."""
+        if len(archs) != len(accuracies):
             raise ValueError("one accuracy per cell is needed")
-        if not cells:
+        if not archs:
             raise ValueError("the surrogate needs at least one observation")
         y = torch.tensor(np.asarray(accuracies, dtype=np.float32))
         self.mean = float(y.mean())
         std = float(y.std()) if len(y) > 1 else 0.0
         self.scale = std if std > 1e-6 else 1.0
         target = (y - self.mean) / self.scale
-        tokens, lengths = self.encode(cells)
+        tokens, lengths = self.encode(archs)
         o = self.options
         with fixed_threads(o.threads):
             members = [
@@ -156,17 +158,18 @@ class AccuracySurrogate:
         self.fits += 1
 
     @torch.inference_mode()
-    def predict(self, cells: Sequence[Cell]) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted accuracy of each cell, one batched pass per member: ``(mean, std)``."""
+    def predict(self, archs: Sequence[Tokens]) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted accuracy of each token sequence, one batched pass per member:
+        ``(mean, std)``."""
         if not self.fitted:
             raise RuntimeError("the surrogate has not been fitted yet")
-        if not cells:
+        if not archs:
             return np.zeros(0), np.zeros(0)
-        tokens, lengths = self.encode(cells)
+        tokens, lengths = self.encode(archs)
         with fixed_threads(self.options.threads):
             outputs = torch.stack([member(tokens, lengths) for member in self.members])
         outputs = outputs.double() * self.scale + self.mean
-        std = outputs.std(0, unbiased=False) if len(self.members) > 1 else torch.zeros(len(cells))
+        std = outputs.std(0, unbiased=False) if len(self.members) > 1 else torch.zeros(len(archs))
         return outputs.mean(0).numpy(), std.numpy()
 
     def state_dict(self) -> dict[str, Any]:
@@ -206,9 +209,10 @@ def _train_ensemble(
     by hand (gates in ``nn.LSTM``'s order i, f, g, o), so that one forward/backward pass serves
     the whole ensemble. The loss is the sum of the members' losses and the parameters are
     disjoint, so each member gets exactly its own gradient; Adam works element by element, so
-    this is the same optimisation as one Adam per member, 2-3x faster (measured: 0.46 -> 0.16 s
-    for 18 depth-1 cells; the step between two DPP-Net steps waits for it). The trained
-    weights are copied back into ``members``.
+    this is the same optimisation as one Adam per member, and faster: 2-3x on an idle machine
+    (0.46 -> 0.16 s for 18 depth-1 cells), 1.1-1.5x on a loaded 2-core one at 18-100
+    observations, once 0.83x (``benchmarks/dpp_surrogate_fit.py``); the step between two
+    DPP-Net steps waits for it. The trained weights are copied back into ``members``.
     """
     per_member = [dict(m.named_parameters()) for m in members]
     stacked = {

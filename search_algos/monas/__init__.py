@@ -4,11 +4,13 @@ mixed, constrained or Pareto rewards, as a Ray Tune ``Searcher``; registered as 
 * :mod:`.searcher`: :class:`MONASSearcher`, the Tune-facing class;
 * :mod:`.controller`: the LSTM policy (sample, log-probability, entropy);
 * :mod:`.rewards`: the rewards, pure functions;
-* :mod:`._space`: a Tune ``param_space`` or dppnas space as an ordered list of decisions;
-* :mod:`._factory`: the ``searcher: {name: monas, ...}`` options and factory.
+* :mod:`.options`: the ``searcher: {name: monas, ...}`` options and factory.
+
+The space as an ordered list of decisions is :mod:`search_algos.decisions` (shared with
+DPP-Net); the Tune contract both follow is :mod:`search_algos.base`.
 """
 
-from search_algos.monas._factory import MONASOptions, monas
+from search_algos.monas.options import MONASOptions, monas
 from search_algos.monas.searcher import PAPER_LIKE, MONASSearcher
 
 __all__ = ["PAPER_LIKE", "MONASOptions", "MONASSearcher", "monas"]

@@ -12,7 +12,9 @@ reference value. Values arrive in the objectives' order and units.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import moocore
 import numpy as np
@@ -125,3 +127,28 @@ def pareto_reward(
     before = hypervolume(points, ones, minimise)  # 0 for an empty front
     after = hypervolume(np.vstack([points, z[None, :]]), ones, minimise)
     return float(max(after - before, 0.0) ** (1.0 / m))
+
+
+def advantages(
+    rewards: Any,
+    baseline: float,
+    mean_square: float | None,
+    decay: float,
+    normalise: bool,
+) -> tuple[Any, float | None]:
+    """REINFORCE advantages ``R - b`` (Williams 1992) and the updated moving mean square.
+
+    Ours: with ``normalise``, ``R - b`` is divided by the root of the moving mean of its square
+    (``decay`` per update, the batch's own mean square to start), so that the learning rate
+    means the same for every reward kind and scale. ``rewards`` is an array or a tensor (the
+    result is of its kind and precision). Returns ``(advantages, mean_square)``;
+    ``mean_square`` is None without ``normalise``.
+    """
+    advantage = rewards - baseline
+    if not normalise:
+        return advantage, None
+    square = float((advantage**2).mean())
+    mean_square = square if mean_square is None else decay * mean_square + (1.0 - decay) * square
+    if mean_square > 0:
+        advantage = advantage / math.sqrt(mean_square)
+    return advantage, mean_square

@@ -21,10 +21,8 @@ budgets of 50-500 children: they learn in tens of updates, where the paper-like 
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,16 +31,18 @@ import torch
 from ray.tune.search import Searcher
 
 from dppnas.devices.timing import fixed_threads
+from dppnas.errors import DppnasError
 from dppnas.pareto import Objective, non_dominated_mask
-from dppnas.pareto.archive import objective_values
-from search_algos.monas import rewards
-from search_algos.monas._space import (
+from search_algos.base import ArchKey, MultiObjectiveSearcher, is_final
+from search_algos.decisions import (
     ControllerDecision,
     ControllerSpace,
     check_param_space,
     resolve_space,
 )
+from search_algos.monas import rewards
 from search_algos.monas.controller import Controller
+from search_algos.monas.tensorboard import UpdateLog
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,11 @@ PAPER_LIKE: dict[str, Any] = {
     "batch_size": 8,
 }
 
-FORMAT_VERSION = 1
-
 #: logit divisors of the batches drawn to replace a repeated architecture (``unique``; ours)
 _RESAMPLE_SPREADS = (1.0, 2.0, 4.0)
 
 
-class MONASSearcher(Searcher):
+class MONASSearcher(MultiObjectiveSearcher):
     """MONAS: an LSTM controller trained with REINFORCE on mixed, constrained or Pareto rewards.
 
     Args:
@@ -98,7 +96,8 @@ class MONASSearcher(Searcher):
         temperature: logits divided by it (ours: None).
         tanh_constant: logits clipped to ``c * tanh(logits)`` (ours: None).
         learn_from_low_fidelity: learn from trials stopped early by a scheduler (``final``
-            false) with their last metrics (ours: True; they never enter the ``pareto`` front).
+            false) with their last metrics (default False: a truncated accuracy is not the
+            architecture's value; they never enter the ``pareto`` front either way).
         error_penalty: reward of an errored trial or one missing a metric (default None: the
             lowest reward seen by the time of the update; 0 if none was).
         max_trials: return ``Searcher.FINISHED`` after this many suggestions (None: never;
@@ -110,6 +109,9 @@ class MONASSearcher(Searcher):
             learns from the policy restricted to new architectures (a small bias, as in the
             de-duplicating controllers of later NAS work).
         resamples: the batch drawn when a sample is a repeat (ours: 64).
+        arch_key: ``arch_key(config) -> key``, equal for configs of the same network (what
+            ``unique`` compares); default: a dppnas space's canonical encoding, else the
+            choices themselves.
         seed: seeds the controller's weights and its sampling (None: random).
         log_dir: folder of a TensorBoard ``SummaryWriter`` (None: no logs).
     """
@@ -133,24 +135,24 @@ class MONASSearcher(Searcher):
         normalize_advantage: bool = True,
         temperature: float | None = None,
         tanh_constant: float | None = None,
-        learn_from_low_fidelity: bool = True,
+        learn_from_low_fidelity: bool = False,
         error_penalty: float | None = None,
         max_trials: int | None = None,
         unique: bool = True,
         resamples: int = 64,
+        arch_key: ArchKey | None = None,
         seed: int | None = None,
         log_dir: str | Path | None = None,
     ) -> None:
-        metrics, modes = _as_lists(metric, mode)
-        super().__init__(metric=metrics, mode=modes)
+        super().__init__(metric, mode, arch_key)
         if reward not in ("mixed", "constrained", "pareto"):
-            raise ValueError(f"reward must be 'mixed', 'constrained' or 'pareto', got {reward!r}")
+            raise DppnasError(f"reward must be 'mixed', 'constrained' or 'pareto', got {reward!r}")
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+            raise DppnasError(f"alpha must be in [0, 1], got {alpha}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise DppnasError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= baseline_decay < 1.0:
-            raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
+            raise DppnasError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
         self.reward = reward
         self.ref = None if ref is None else [float(r) for r in ref]
         self.alpha = alpha
@@ -168,22 +170,21 @@ class MONASSearcher(Searcher):
         self.error_penalty = error_penalty
         self.max_trials = max_trials
         if resamples < 1:
-            raise ValueError(f"resamples must be >= 1, got {resamples}")
+            raise DppnasError(f"resamples must be >= 1, got {resamples}")
         self.unique = unique
         self.resamples = resamples
         self.seed = secrets.randbits(62) if seed is None else int(seed)
-        self.log_dir = None if log_dir is None else Path(log_dir)
-        if metrics is not None:
+        self._log = UpdateLog(log_dir)
+        if self._metric is not None:
             self._check_objectives()
 
         self._space: ControllerSpace | None = None
         self._controller: Controller | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._generator: torch.Generator | None = None
-        self._writer: Any = None
         self._pending_restore: dict[str, Any] | None = None
         self._pending: dict[str, list[int]] = {}
-        self._suggested: set[str] = set()  # every architecture suggested (its space key)
+        self._suggested: set[Hashable] = set()  # every architecture suggested (its key)
         self._batch: list[dict[str, Any]] = []  # completed children awaiting the next update
         self._front: list[list[float]] = []  # final results' objective values (pareto reward)
         self._baseline: float | None = None
@@ -210,19 +211,19 @@ class MONASSearcher(Searcher):
     def _check_objectives(self) -> None:
         n = len(self._metric)
         if self.ref is not None and len(self.ref) != n:
-            raise ValueError(f"ref needs one value per metric ({n}), got {len(self.ref)}")
+            raise DppnasError(f"ref needs one value per metric ({n}), got {len(self.ref)}")
         unknown = set(self.budgets) - set(self._metric)
         if unknown:
-            raise ValueError(
+            raise DppnasError(
                 f"budgets name metrics that are not objectives: {', '.join(sorted(unknown))} "
                 f"(objectives: {', '.join(self._metric)})"
             )
         if self.reward == "pareto" and self.ref is None:
-            raise ValueError(
+            raise DppnasError(
                 "reward='pareto' needs the reference point: pass ref=[...] (one value per metric)"
             )
         if self.reward == "constrained" and not any(b is not None for b in self._budget_list()):
-            raise ValueError(
+            raise DppnasError(
                 "reward='constrained' needs a budget: pass budgets={metric: value} or ref=[...]"
             )
         if self.reward == "mixed" and self.ref is None and "min" in self._mode:
@@ -265,17 +266,12 @@ class MONASSearcher(Searcher):
         """Tune's hook: take TuneConfig's metric/mode if none were given, and the param_space.
 
         Returns False when metric/mode conflict with the searcher's own. A param_space with
-        domains the searcher's space does not resolve raises a ``ValueError``.
+        domains the searcher's space does not resolve raises a :class:`DppnasError`.
         """
-        if metric is not None or mode is not None:
-            metrics, modes = _as_lists(metric or self._metric, mode or self._mode)
-            if self._metric is not None and metrics != self._metric:
-                return False
-            if self._mode is not None and modes != self._mode:
-                return False
-            self._metric, self._mode = metrics, modes
-            if metrics is not None:
-                self._check_objectives()
+        if not self.take_tune_metric(metric, mode):
+            return False
+        if self._metric is not None:
+            self._check_objectives()
         if config:
             if self._space is None:
                 self._set_space(resolve_space(config))
@@ -288,11 +284,11 @@ class MONASSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | str | None:
         """One architecture sampled from the controller: the config of every decision."""
         if self._space is None or self._controller is None:
-            raise RuntimeError(
+            raise DppnasError(
                 "MONASSearcher has no search space: pass `space=` or a param_space to the Tuner"
             )
         if self._metric is None:
-            raise RuntimeError(
+            raise DppnasError(
                 "MONASSearcher has no metrics: pass metric=[...] and mode=[...] to it "
                 "(TuneConfig's metric/mode take one metric only)"
             )
@@ -300,7 +296,7 @@ class MONASSearcher(Searcher):
             return Searcher.FINISHED
         with fixed_threads(1):  # tiny tensors: threads only cost time next to busy trials
             actions = self._controller.sample(self._generator)
-            key = self._space.key(actions)
+            key = self._key(actions)
             if self.unique and key in self._suggested:
                 actions, key = self._new_architecture(actions, key)
         if key in self._suggested:
@@ -310,7 +306,13 @@ class MONASSearcher(Searcher):
         self._counts["suggested"] += 1
         return self._space.config(actions)
 
-    def _new_architecture(self, actions: list[int], key: str) -> tuple[list[int], str]:
+    def _key(self, actions: Sequence[int]) -> Hashable:
+        """The architecture ``actions`` stand for (:meth:`arch_key` of its config)."""
+        if self._user_arch_key is not None:
+            return self._user_arch_key(self._space.config(actions))
+        return self._space.key(actions)  # the space's canonical key, cached per choice tuple
+
+    def _new_architecture(self, actions: list[int], key: Hashable) -> tuple[list[int], Hashable]:
         """The first architecture not yet suggested among batches drawn from the policy, then
         from flatter versions of it (logits / 2, / 4: the neighbourhood of a policy that has
         converged); ``(actions, key)`` unchanged when every draw was seen."""
@@ -320,7 +322,7 @@ class MONASSearcher(Searcher):
                 if tuple(other) in tried:
                     continue
                 tried.add(tuple(other))
-                other_key = self._space.key(other)
+                other_key = self._key(other)
                 if other_key not in self._suggested:
                     return other, other_key
         return actions, key
@@ -346,7 +348,7 @@ class MONASSearcher(Searcher):
         reward = None  # resolved to the error penalty at the next update
         if error:
             self._counts["errored"] += 1
-        elif (values := self._objective_values(result)) is None:
+        elif (values := self.objective_vector(result)) is None:
             self._counts["missing_metrics"] += 1
             log.warning(
                 "MONAS: trial %s reported no finite value for every objective (%s); "
@@ -355,7 +357,7 @@ class MONASSearcher(Searcher):
                 ", ".join(self._metric),
             )
         else:
-            final = bool(result.get("final", True))
+            final = is_final(result)
             if not final:
                 self._counts["low_fidelity"] += 1
                 if not self.learn_from_low_fidelity:
@@ -370,11 +372,6 @@ class MONASSearcher(Searcher):
                 self._update()
 
     # ---- rewards and learning ----------------------------------------------------------------
-
-    def _objective_values(self, result: Mapping[str, Any]) -> list[float] | None:
-        from ray.tune.utils import flatten_dict
-
-        return objective_values(flatten_dict(dict(result), delimiter="/"), self._objectives())
 
     def _reward(self, values: list[float], final: bool) -> float:
         objectives = self._objectives()
@@ -406,17 +403,11 @@ class MONASSearcher(Searcher):
         )
         mean = float(reward.mean())
         baseline = mean if self._baseline is None else self._baseline
-        advantage = reward - baseline
+        advantage, square = rewards.advantages(
+            reward, baseline, self._advantage_square, self.baseline_decay, self.normalize_advantage
+        )
         if self.normalize_advantage:
-            square = float((advantage**2).mean())
-            self._advantage_square = (
-                square
-                if self._advantage_square is None
-                else self.baseline_decay * self._advantage_square
-                + (1.0 - self.baseline_decay) * square
-            )
-            if self._advantage_square > 0:
-                advantage = advantage / math.sqrt(self._advantage_square)
+            self._advantage_square = square
         actions = torch.tensor([c["actions"] for c in batch], dtype=torch.long)
         log_prob, entropy = self._controller.log_prob_and_entropy(actions)
         loss = -(advantage * log_prob).mean() - self.entropy_weight * entropy.mean()
@@ -425,30 +416,16 @@ class MONASSearcher(Searcher):
         self._optimizer.step()
         self._baseline = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * mean
         self._updates += 1
-        if self.log_dir is not None:
-            self._log(reward, float(entropy.detach().mean()), float(loss.detach()))
-
-    def _log(self, reward: torch.Tensor, entropy: float, loss: float) -> None:
-        if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(log_dir=str(self.log_dir))
-        w, step = self._writer, self._updates
-        w.add_scalar("monas/reward_mean", float(reward.mean()), step)
-        w.add_scalar("monas/reward_max", float(reward.max()), step)
-        w.add_scalar("monas/baseline", self._baseline, step)
-        w.add_scalar("monas/entropy_nats", entropy, step)
-        w.add_scalar("monas/loss", loss, step)
-        rows = ["| decision | most likely | probability |", "|---|---|---|"]
-        for decision, probs in zip(self.decisions, self.choice_probabilities(), strict=True):
-            best = int(np.argmax(probs))
-            choice = decision.choices[best]
-            w.add_scalar(f"most_likely_prob/{decision.name}", probs[best], step)
-            if isinstance(choice, numbers.Real):
-                w.add_scalar(f"most_likely/{decision.name}", float(choice), step)
-            rows.append(f"| {decision.name} | {choice!r} | {probs[best]:.3f} |")
-        w.add_text("monas/most_likely", "\n".join(rows), step)
-        w.flush()
+        if self._log.log_dir is not None:
+            self._log.update(
+                self._updates,
+                reward.tolist(),
+                self._baseline,
+                float(entropy.detach().mean()),
+                float(loss.detach()),
+                self.decisions,
+                self.choice_probabilities(),
+            )
 
     # ---- inspection --------------------------------------------------------------------------
 
@@ -461,7 +438,7 @@ class MONASSearcher(Searcher):
         """Per decision, the policy's probability of each choice given the earlier choices:
         ``actions`` (choice indices), or the most likely choices when None (greedy)."""
         if self._controller is None:
-            raise RuntimeError("MONASSearcher has no search space yet")
+            raise DppnasError("MONASSearcher has no search space yet")
         return [p.tolist() for p in self._controller.step_probabilities(actions)]
 
     @property
@@ -479,17 +456,20 @@ class MONASSearcher(Searcher):
 
     # ---- checkpoints -------------------------------------------------------------------------
 
-    def _state(self) -> dict[str, Any]:
+    def get_state(self) -> dict[str, Any]:
+        """Controller and Adam state, RNG, pending actions, suggested keys, batch, front,
+        baseline, counters (pickled by :meth:`save`)."""
+        if self._space is None:
+            raise DppnasError("MONASSearcher has no search space yet; nothing to save")
         assert self._controller is not None and self._optimizer is not None
-        assert self._generator is not None and self._space is not None
+        assert self._generator is not None
         return {
-            "format": FORMAT_VERSION,
             "space": self._space.signature(),
             "controller": self._controller.state_dict(),
             "optimizer": self._optimizer.state_dict(),
             "generator": self._generator.get_state(),
             "pending": {k: list(v) for k, v in self._pending.items()},
-            "suggested": sorted(self._suggested),
+            "suggested": set(self._suggested),
             "batch": [dict(c) for c in self._batch],
             "front": [list(v) for v in self._front],
             "baseline": self._baseline,
@@ -500,13 +480,19 @@ class MONASSearcher(Searcher):
             "counts": dict(self._counts),
         }
 
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Load :meth:`get_state`; before the space is known (Tune restores a searcher before
+        it passes the param_space), once it is."""
+        if self._space is None:
+            self._pending_restore = state
+        else:
+            self._load_state(state)
+
     def _load_state(self, state: dict[str, Any]) -> None:
         assert self._controller is not None and self._optimizer is not None
         assert self._generator is not None and self._space is not None
-        if state.get("format") != FORMAT_VERSION:
-            raise ValueError(f"MONAS checkpoint format {state.get('format')!r} is not supported")
         if state["space"] != self._space.signature():
-            raise ValueError(
+            raise DppnasError(
                 "MONAS checkpoint was made for another search space "
                 f"({[n for n, _ in state['space']]}); restore it with the same space"
             )
@@ -514,7 +500,7 @@ class MONASSearcher(Searcher):
         self._optimizer.load_state_dict(state["optimizer"])
         self._generator.set_state(state["generator"])
         self._pending = {k: list(v) for k, v in state["pending"].items()}
-        self._suggested = set(state.get("suggested", []))
+        self._suggested = set(state["suggested"])
         self._batch = [dict(c) for c in state["batch"]]
         self._front = [list(v) for v in state["front"]]
         self._baseline = state["baseline"]
@@ -524,54 +510,11 @@ class MONASSearcher(Searcher):
         self._updates = state["updates"]
         self._counts = dict.fromkeys(self._counts, 0) | dict(state["counts"])
 
-    def save(self, checkpoint_path: str) -> None:
-        """Controller and Adam state, RNG, pending actions, batch, front, baseline, counters.
-
-        Plain containers and tensors, written with ``torch.save`` (loadable with
-        ``weights_only=True``: no pickled classes).
-        """
-        if self._space is None:
-            raise RuntimeError("MONASSearcher has no search space yet; nothing to save")
-        torch.save(self._state(), checkpoint_path)
-
-    def restore(self, checkpoint_path: str) -> None:
-        """Load a :meth:`save` checkpoint; with the same results fed, the suggestions that
-        follow are exactly the original searcher's."""
-        state = torch.load(checkpoint_path, weights_only=True)
-        if self._space is None:
-            self._pending_restore = state  # applied once Tune passes the param_space
-        else:
-            self._load_state(state)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_writer"] = None  # holds a thread and files: recreated on the next update
-        return state
+    @property
+    def log_dir(self) -> Path | None:
+        """The TensorBoard folder (None: no TensorBoard)."""
+        return self._log.log_dir
 
     def close(self) -> None:
         """Close the TensorBoard writer, if any."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-
-def _as_lists(
-    metric: str | Sequence[str] | None, mode: str | Sequence[str] | None
-) -> tuple[list[str] | None, list[str] | None]:
-    """``metric``/``mode`` as aligned lists; one mode string applies to every metric."""
-    if metric is None:
-        if mode is not None:
-            raise ValueError("mode was given without metric")
-        return None, None
-    metrics = [metric] if isinstance(metric, str) else list(metric)
-    if mode is None:
-        raise ValueError("metric was given without mode: pass mode=['max' | 'min', ...]")
-    modes = [mode] * len(metrics) if isinstance(mode, str) else list(mode)
-    if len(modes) != len(metrics):
-        raise ValueError(f"mode needs one entry per metric ({len(metrics)}), got {len(modes)}")
-    bad = [m for m in modes if m not in ("min", "max")]
-    if bad:
-        raise ValueError(f"mode entries must be 'min' or 'max', got {bad}")
-    if len(set(metrics)) != len(metrics):
-        raise ValueError(f"metric lists a metric twice: {metrics}")
-    return metrics, modes
+        self._log.close()

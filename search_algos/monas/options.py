@@ -34,7 +34,7 @@ class MONASOptions(BaseModel):
     temperature: PositiveFloat | None = Field(None, description="logits divided by it")
     tanh_constant: PositiveFloat | None = Field(None, description="logits -> c * tanh(logits)")
     learn_from_low_fidelity: bool = Field(
-        True, description="learn from scheduler-stopped trials' last metrics"
+        False, description="learn from scheduler-stopped trials' last (truncated) metrics"
     )
     error_penalty: float | None = Field(
         None, description="reward of an errored trial (default: the lowest reward seen)"
@@ -48,7 +48,7 @@ class MONASOptions(BaseModel):
 def monas(experiment: Any, options: MONASOptions, run_dir: Path | None = None) -> Any:
     """A :class:`MONASSearcher` over the experiment's space (``arch`` decisions), objectives
     and reference point, seeded by the experiment; TensorBoard logs in ``RUN/monas``."""
-    from dppnas.errors import ConfigError
+    from dppnas.errors import ConfigError, DppnasError
     from search_algos.monas.searcher import MONASSearcher
 
     try:
@@ -61,5 +61,7 @@ def monas(experiment: Any, options: MONASOptions, run_dir: Path | None = None) -
             log_dir=None if run_dir is None else Path(run_dir) / "monas",
             **options.model_dump(),
         )
-    except ValueError as err:  # e.g. budgets naming a metric that is not an objective
+    except ConfigError:
+        raise
+    except DppnasError as err:  # e.g. budgets naming a metric that is not an objective
         raise ConfigError(f"searcher: {err}") from None

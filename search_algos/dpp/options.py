@@ -22,7 +22,16 @@ class DPPNetOptions(BaseModel):
     k0: int | None = Field(
         None, ge=1, description="depth-1 cells trained first (None = all of them)"
     )
-    max_depth: int | None = Field(None, ge=1, description="last step; default the space's")
+    max_depth: int | None = Field(None, ge=1, description="last step; default the rule's")
+    growth: Literal["dpp", "monas", "nb201", "prefix"] | None = Field(
+        None, description="growth rule; default the space's own (dpp, monas, nb201) or prefix"
+    )
+    order: list[str | list[str]] | None = Field(
+        None, description="prefix: decisions (or groups of them) in growth order"
+    )
+    base: dict[str, Any] | None = Field(
+        None, description="prefix: the choice each decision holds until grown (first choice)"
+    )
     selection: Literal["pareto", "accuracy"] = Field(
         "pareto", description="pareto = DPP-Net, accuracy = DPP-Net-PNAS"
     )
@@ -38,39 +47,43 @@ class DPPNetOptions(BaseModel):
     "DPP-Net: progressive cell search, LSTM surrogate, Pareto selection on device objectives",
 )
 def dpp(experiment: Any, options: DPPNetOptions, run_dir: Path | None = None) -> Any:
-    """A :class:`~search_algos.dpp.DPPNetSearcher` for ``experiment`` (needs the ``dpp`` space).
+    """A :class:`~search_algos.dpp.DPPNetSearcher` for ``experiment``'s space, objectives and
+    devices (costs of untrained candidates from the device models).
 
     The dataset's input shape and class count come from
     :func:`~search_algos.dpp.objectives.input_shape_of` (no loading for built-in datasets);
     TensorBoard logs go to ``run_dir / "dpp"``.
     """
     from dppnas.devices import make_devices
-    from dppnas.errors import ConfigError
+    from dppnas.errors import ConfigError, DppnasError
     from search_algos.dpp.objectives import input_shape_of
     from search_algos.dpp.searcher import DPPNetSearcher
 
-    if experiment.space.name != "dpp":
-        raise ConfigError(
-            f"searcher.name: dpp searches the 'dpp' cell space, not {experiment.space.name!r} "
-            f"(set space.name: dpp or choose another searcher)"
-        )
     input_shape, num_classes = input_shape_of(experiment.dataset)
-    searcher = DPPNetSearcher(
-        metric=[o.metric for o in experiment.objectives],
-        mode=[o.mode for o in experiment.objectives],
-        space=experiment.search_space,
-        k=options.k,
-        k0=options.k0,
-        max_depth=options.max_depth,
-        selection=options.selection,
-        devices=make_devices(experiment.devices),
-        input_shape=input_shape,
-        num_classes=num_classes,
-        cost_method=options.cost_method,
-        surrogate=options.surrogate,
-        seed=experiment.seed,
-        log_dir=None if run_dir is None else Path(run_dir) / "dpp",
-    )
+    try:
+        searcher = DPPNetSearcher(
+            metric=[o.metric for o in experiment.objectives],
+            mode=[o.mode for o in experiment.objectives],
+            space=experiment.search_space,
+            growth=options.growth,
+            order=options.order,
+            base=options.base,
+            k=options.k,
+            k0=options.k0,
+            max_depth=options.max_depth,
+            selection=options.selection,
+            devices=make_devices(experiment.devices),
+            input_shape=input_shape,
+            num_classes=num_classes,
+            cost_method=options.cost_method,
+            surrogate=options.surrogate,
+            seed=experiment.seed,
+            log_dir=None if run_dir is None else Path(run_dir) / "dpp",
+        )
+    except ConfigError:
+        raise
+    except DppnasError as err:
+        raise ConfigError(f"searcher: {err}") from None
     planned = searcher.planned_trials()
     if experiment.num_samples < planned:
         logger.warning(

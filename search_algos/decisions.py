@@ -1,7 +1,8 @@
-"""The controller's view of a search space: an ordered list of categorical decisions.
+"""A search space as the searchers see it: an ordered list of categorical decisions.
 
-A decision is a path into the (possibly nested) trial config plus its choices; the controller
-emits one choice index per decision, in order. Decisions come from a plain Ray Tune
+A decision is a path into the (possibly nested) trial config plus its choices; MONAS's
+controller emits one choice index per decision, in order, and DPP-Net's growth rules
+(:mod:`search_algos.dpp.growth`) grow architectures over them. Decisions come from a plain Ray Tune
 ``param_space`` (``tune.choice`` and integer domains; constants pass through untouched, Tune
 merges them) or from a dppnas :class:`~dppnas.spaces.SearchSpace`, whose decisions live under
 ``"arch"`` as in :func:`dppnas.tuning.tuner.param_space`.
@@ -13,6 +14,9 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from dppnas.errors import DppnasError
+from search_algos.base import SpaceArchKey
 
 #: where a dppnas space's decisions sit in the trial config (DESIGN section 3)
 ARCH_KEY = "arch"
@@ -46,7 +50,7 @@ class ControllerSpace:
 
     def __post_init__(self) -> None:
         if not self.decisions:
-            raise ValueError(
+            raise DppnasError(
                 "MONAS needs at least one categorical decision (tune.choice / tune.randint) "
                 "in the param_space; it has none"
             )
@@ -90,26 +94,27 @@ def space_from_param_space(param_space: Mapping[str, Any]) -> ControllerSpace:
     ``tune.choice(c)`` gives the choices ``c``; ``tune.randint(lo, hi)`` / ``tune.lograndint``
     give ``range(lo, hi)`` (upper bound exclusive, as Tune samples them); ``tune.qrandint(lo, hi,
     q)`` gives the multiples of ``q`` in ``[lo, hi]``. Continuous domains, ``sample_from`` and
-    ``grid_search`` raise a ``ValueError`` naming the key.
+    ``grid_search`` raise a :class:`DppnasError` naming the key.
     """
-    return ControllerSpace(_decisions(param_space))
+    return ControllerSpace(decisions_of(param_space))
 
 
-def _decisions(param_space: Mapping[str, Any]) -> tuple[ControllerDecision, ...]:
-    """The decisions of :func:`space_from_param_space`; empty when it has no domain."""
+def decisions_of(param_space: Mapping[str, Any]) -> tuple[ControllerDecision, ...]:
+    """Every sampled domain of a Tune ``param_space`` as a decision, in the space's order
+    (see :func:`space_from_param_space`); empty when it has none."""
     from ray.tune.search.variant_generator import parse_spec_vars
 
     _, domain_vars, grid_vars = parse_spec_vars(dict(param_space))
     if grid_vars:
-        raise ValueError(
-            f"param_space key {_key(grid_vars[0][0])!r} is a grid_search; MONAS needs "
+        raise DppnasError(
+            f"param_space key {_key(grid_vars[0][0])!r} is a grid_search; the searchers need "
             f"categorical domains (use tune.choice([...]) instead)"
         )
     decisions = []
     for path, domain in domain_vars:
         if not all(isinstance(p, str) for p in path):
-            raise ValueError(
-                f"param_space key {_key(path)!r} is a domain inside a list; MONAS supports "
+            raise DppnasError(
+                f"param_space key {_key(path)!r} is a domain inside a list; the searchers support "
                 f"domains in (nested) dicts only"
             )
         decisions.append(ControllerDecision(tuple(path), _choices(_key(path), domain)))
@@ -126,49 +131,45 @@ def space_from_search_space(space: Any) -> ControllerSpace:
         raise TypeError(f"expected a dppnas SearchSpace or a space name, got {type(space)!r}")
     return ControllerSpace(
         tuple(ControllerDecision((ARCH_KEY, d.name), tuple(d.choices)) for d in space.decisions),
-        _CanonicalArch(space),
+        SpaceArchKey(space),
     )
 
 
-@dataclass(frozen=True)
-class _CanonicalArch:
-    """A config's architecture in the space's canonical encoding, as sorted JSON (picklable,
-    unlike a closure: Tune pickles searchers)."""
-
-    space: Any
-
-    def __call__(self, config: dict[str, Any]) -> str:
-        from dppnas.bench.enumerate import arch_key
-
-        return arch_key(self.space.encode(self.space.decode(config[ARCH_KEY])))
-
-
 def resolve_space(space: Any) -> ControllerSpace | None:
-    """``space`` as a :class:`ControllerSpace`: None, a Tune param_space, or a dppnas space."""
+    """``space`` as a :class:`ControllerSpace`: None, a Tune param_space, or a dppnas space.
+
+    A param_space that carries a dppnas space's config under ``"space"`` and searches only its
+    ``"arch"`` decisions keys architectures by that space's canonical encoding."""
     if space is None or isinstance(space, ControllerSpace):
         return space
     if isinstance(space, Mapping):
-        return space_from_param_space(space)
+        found = space_from_param_space(space)
+        named = space.get("space")
+        if isinstance(named, Mapping) and all(d.path[0] == ARCH_KEY for d in found.decisions):
+            from dppnas.spaces import make_space
+
+            return ControllerSpace(found.decisions, SpaceArchKey(make_space(named)))
+        return found
     return space_from_search_space(space)
 
 
 def check_param_space(space: ControllerSpace, param_space: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` when ``param_space`` has a domain ``space`` does not resolve.
+    """Raise :class:`DppnasError` when ``param_space`` has a domain ``space`` does not resolve.
 
     Tune leaves any key its searcher does not return unresolved (DESIGN section 7), so a
     searcher built on one space must not be run on a param_space with other domains.
     """
     ours = {d.path: d for d in space.decisions}
-    for decision in _decisions(param_space):
+    for decision in decisions_of(param_space):
         mine = ours.get(decision.path)
         if mine is None:
-            raise ValueError(
+            raise DppnasError(
                 f"param_space key {decision.name!r} is not a decision of the searcher's space "
                 f"(decisions: {', '.join(space.names)}); build MONASSearcher without `space` "
                 f"to search the param_space as it is"
             )
         if list(mine.choices) != list(decision.choices):
-            raise ValueError(
+            raise DppnasError(
                 f"param_space key {decision.name!r} has choices {list(decision.choices)}, the "
                 f"searcher's space {list(mine.choices)}; build both from the same space"
             )
@@ -188,12 +189,12 @@ def _choices(key: str, domain: Any) -> tuple[Any, ...]:
         choices = tuple(range(domain.lower, domain.upper))
     else:
         kind = "a continuous domain" if isinstance(domain, Float) else type(domain).__name__
-        raise ValueError(
-            f"param_space key {key!r} is {kind} ({domain.domain_str}); MONAS needs categorical "
+        raise DppnasError(
+            f"param_space key {key!r} is {kind} ({domain.domain_str}); the searcher needs categorical "
             f"domains: tune.choice([...]) or tune.randint(lower, upper)"
         )
     if not choices:
-        raise ValueError(f"param_space key {key!r} has no choices ({domain.domain_str})")
+        raise DppnasError(f"param_space key {key!r} has no choices ({domain.domain_str})")
     return choices
 
 

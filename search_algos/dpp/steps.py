@@ -1,0 +1,185 @@
+"""DPP-Net's step planning as functions: observations in, the next step's ranked candidates out.
+
+DPP-Net (Dong et al., ECCV 2018, Sec. 3.3), after PNAS (Liu et al., ECCV 2018):
+
+1. Step 1 trains every root of the growth rule (:mod:`.growth`), or ``k0`` of them chosen on
+   the cost objectives (non-dominated sorting, then crowding distance; at random without
+   costs) when ``k0`` is smaller.
+2. Each next step fits the accuracy surrogate (:mod:`.surrogate`) on every *final*
+   ``(architecture, accuracy)`` seen so far, grows every architecture kept by the previous
+   step by one step over all choices, leaves out the architectures already suggested (by
+   ``arch_key``), predicts the accuracy of all candidates in one batched pass, costs them
+   without training (:mod:`.costs`) and ranks them by NSGA-II on (predicted accuracy, costs)
+   (:mod:`.selection`). The first ``k`` are trained; the rest of the order replaces a
+   candidate whose trial errors.
+
+Nothing here talks to Tune: :mod:`.searcher` is the adapter that hands the ranked candidates out
+and feeds results back as :class:`Observation` s. The only state changed is the surrogate
+(re-fitted), the cost source's caches and the RNG passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from search_algos.dpp.growth import GrowthRule
+from search_algos.dpp.history import StepRecord
+from search_algos.dpp.selection import SelectionRule, candidate_order
+from search_algos.dpp.surrogate import AccuracySurrogate, kendall_tau
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Observation:
+    """A completed trial: its architecture, step, the objective values its result held, and
+    whether the result was final (a scheduler-stopped trial's is not)."""
+
+    arch: Hashable
+    step: int
+    values: dict[str, float]
+    final: bool
+
+
+@dataclass
+class Step:
+    """A step: candidates best first, their predicted accuracy (None in step 1), how many to
+    train, and how far through them the searcher is."""
+
+    depth: int
+    queue: list[Hashable]
+    predicted: list[float] | None
+    target: int
+    cursor: int = 0
+    completed: list[Hashable] = field(default_factory=list)
+    errored: int = 0
+    started: float = field(default_factory=time.time)
+
+    def kept(self) -> list[Hashable]:
+        """The completed architectures in the step's order (the next step's parents)."""
+        done = set(self.completed)
+        return [a for a in self.queue if a in done]
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """What planning needs beyond the observations (the searcher's arguments)."""
+
+    k: int
+    k0: int | None
+    selection: SelectionRule
+    accuracy_metric: str
+    cost_maximise: tuple[bool, ...]
+
+
+def training_set(
+    observations: Sequence[Observation], rule: GrowthRule, accuracy_metric: str
+) -> tuple[list[Hashable], list[float]]:
+    """Every final observation with an accuracy (the latest per architecture), in a canonical
+    order (by the tokens' choices), so equal observations fit equal surrogates."""
+    seen: dict[Hashable, float] = {}
+    for obs in observations:
+        value = obs.values.get(accuracy_metric)
+        if obs.final and value is not None and math.isfinite(value):
+            seen[obs.arch] = value
+    archs = sorted(seen, key=lambda a: tuple(str(choice) for _, choice in rule.tokens(a)))
+    return archs, [seen[a] for a in archs]
+
+
+def new_candidates(
+    archs: Sequence[Hashable], key: Callable[[Hashable], Hashable], suggested: set[Hashable]
+) -> list[Hashable]:
+    """``archs`` without those whose key was suggested before or appeared earlier."""
+    out, keys = [], set(suggested)
+    for arch in archs:
+        k = key(arch)
+        if k not in keys:
+            keys.add(k)
+            out.append(arch)
+    return out
+
+
+def plan_step(
+    depth: int,
+    *,
+    rule: GrowthRule,
+    parents: Sequence[Hashable],
+    observations: Sequence[Observation],
+    suggested: set[Hashable],
+    key: Callable[[Hashable], Hashable],
+    surrogate: AccuracySurrogate,
+    costs: Callable[[Sequence[Hashable]], np.ndarray] | None,
+    settings: StepSettings,
+    rng: np.random.Generator,
+) -> tuple[Step, StepRecord]:
+    """Step ``depth``'s candidates in selection order, and its record.
+
+    ``parents`` are the previous step's kept architectures (ignored at depth 1);
+    ``suggested`` the keys of every architecture suggested so far; ``costs(archs)`` the cost
+    matrix (None without cost objectives).
+    """
+    start = time.perf_counter()
+    fit_seconds = 0.0
+    predicted = None
+    if depth == 1:
+        candidates = new_candidates(rule.roots(), key, suggested)
+        target = len(candidates) if settings.k0 is None else min(settings.k0, len(candidates))
+        if target < len(candidates):
+            if costs is not None:
+                order = candidate_order(None, costs(candidates), settings.cost_maximise)
+            else:
+                order = rng.permutation(len(candidates))
+        else:
+            order = np.arange(len(candidates))
+    else:
+        fit_start = time.perf_counter()
+        archs, accuracies = training_set(observations, rule, settings.accuracy_metric)
+        if archs:
+            surrogate.fit([rule.tokens(a) for a in archs], accuracies)
+        else:
+            logger.warning("DPP-Net: no final result to fit the surrogate on; costs alone rank")
+        fit_seconds = time.perf_counter() - fit_start
+        candidates = new_candidates(rule.expand(parents, depth), key, suggested)
+        target = min(settings.k, len(candidates))
+        if surrogate.fitted and candidates:
+            predicted = surrogate.predict([rule.tokens(a) for a in candidates])[0]
+        cost_matrix = (
+            costs(candidates) if costs is not None and settings.selection == "pareto" else None
+        )
+        order = candidate_order(predicted, cost_matrix, settings.cost_maximise, settings.selection)
+    queue = [candidates[i] for i in order]
+    ranked = None if predicted is None else [float(predicted[i]) for i in order]
+    record = StepRecord(
+        step=depth,
+        candidates=len(candidates),
+        selected=[rule.describe(a) for a in queue[:target]],
+        predicted=None if ranked is None else ranked[:target],
+        scoring_seconds=time.perf_counter() - start,
+        fit_seconds=fit_seconds,
+    )
+    return Step(depth, queue, ranked, target), record
+
+
+def step_kendall_tau(
+    step: Step, observations: Sequence[Observation], accuracy_metric: str
+) -> float | None:
+    """Kendall's tau of the surrogate's predictions against the step's final accuracies
+    (None before step 2 or with fewer than two)."""
+    if step.predicted is None:
+        return None
+    predicted = dict(zip(step.queue, step.predicted, strict=True))
+    pairs = [
+        (predicted[obs.arch], obs.values[accuracy_metric])
+        for obs in observations
+        if obs.step == step.depth and obs.final and accuracy_metric in obs.values
+    ]
+    if len(pairs) < 2:
+        return None
+    tau = kendall_tau([p for p, _ in pairs], [m for _, m in pairs])
+    return None if math.isnan(tau) else tau
