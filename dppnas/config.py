@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from dppnas.data import DataOptions
 from dppnas.devices import DEFAULT_DEVICES, DeviceOptions, make_device, validate_device_options
-from dppnas.errors import ConfigError, validate_section
+from dppnas.errors import ConfigError, short_text, validate_section
 from dppnas.pareto import Objective
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -241,6 +241,8 @@ def load_experiment(path: str | Path, overrides: Mapping[str, Any] | None = None
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the file: {err}") from None
+    except (ValueError, RecursionError) as err:  # a 5,000-digit integer; nesting too deep
+        raise ConfigError(f"{path}: not usable YAML: {short_text(str(err), 100)}") from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty; see experiments/quickstart.yaml")
     if isinstance(data, Mapping) and overrides:

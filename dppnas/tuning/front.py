@@ -62,7 +62,12 @@ def format_table(
 
 
 def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> ParetoArchive:
-    """Add Tune ``Result`` objects the archive does not hold yet (errored trials skipped)."""
+    """Add Tune ``Result`` objects of completed trials the archive does not hold yet.
+
+    Errored trials are skipped, and so are trials that did not complete (Tune marks the last
+    result of a completed trial ``done``, also when a scheduler stopped it): one interrupted
+    by Ctrl-C is resumed later, not archived. A result without ``final`` (DESIGN section 3)
+    did not reach its full budget."""
     from ray.tune.utils import flatten_dict
 
     for result in results:
@@ -72,10 +77,10 @@ def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> Paret
         trial_id = str(
             metrics.get("trial_id", result.path.rsplit("/", 1)[-1] if result.path else "?")
         )
-        if trial_id in archive or not metrics:
+        if trial_id in archive or not metrics or not metrics.get("done", False):
             continue
         metrics = {k: v for k, v in metrics.items() if not k.startswith("config/")}
-        final = bool(metrics.get("final", True))
+        final = bool(metrics.get("final", False))
         archive.add(trial_id, dict(result.config or {}), metrics, final=final, save=False)
     return archive
 
