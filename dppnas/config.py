@@ -18,13 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from dppnas.data import DataOptions
 from dppnas.devices import DEFAULT_DEVICES, DeviceOptions, make_device, validate_device_options
-from dppnas.errors import ConfigError, short_text, validate_section
+from dppnas.errors import ConfigError, short_repr, short_text, validate_section
 from dppnas.pareto import Objective
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 #: Metrics every trial reports, with the direction that makes sense for each.
 ARCH_METRICS: dict[str, str] = {"accuracy": "max", "params": "min", "flops": "min"}
+
+
+def folder_name(value: str) -> str:
+    """``value`` when it can name a folder of its own (no ``/``, no leading dot)."""
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{short_repr(value)} is not usable as a folder name; use letters, digits, '.', "
+            f"'_' and '-'"
+        )
+    return value
 
 
 class TrainOptions(BaseModel):
@@ -94,11 +104,7 @@ class Experiment(BaseModel):
     @field_validator("name")
     @classmethod
     def _folder_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not usable as a folder name; use letters, digits, '.', '_' and '-'"
-            )
-        return value
+        return folder_name(value)
 
     @field_validator("devices", mode="before")
     @classmethod
@@ -177,7 +183,11 @@ def _check_sections(exp: Experiment) -> None:
     searcher = SEARCHERS.get(exp.searcher.name, where="searcher.name")
     validate_section(searcher.options, exp.searcher.options, "searcher")
     scheduler = SCHEDULERS.get(exp.scheduler.name, where="scheduler.name")
-    validate_section(scheduler.options, exp.scheduler.options, "scheduler")
+    options = validate_section(scheduler.options, exp.scheduler.options, "scheduler")
+    try:  # options that are valid alone but not together (grace_period > max_t)
+        scheduler.factory(options, exp.objectives, exp.train.epochs)
+    except ValueError as err:
+        raise ConfigError(f"scheduler: {short_text(str(err), 200)}") from None
     _check_objectives(exp)
 
 

@@ -16,7 +16,9 @@ from dppnas.errors import DppnasError
 def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
     """``(name, kind, source)`` rows: this machine, latency tables, roofline specs.
 
-    ``tables`` are table files to describe (default: ``*.lut.json`` in the current directory).
+    ``tables`` are table files to describe (default: ``*.lut.json`` in the current directory);
+    one of them missing or unreadable is an error, while a file found by the default pattern
+    that cannot be read is listed as unreadable.
     """
     rows = [("local-cpu", "measured", MeasuredDevice("local-cpu", MeasuredOptions()).source())]
     if torch.cuda.is_available():
@@ -30,6 +32,8 @@ def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, st
             device = LutDevice(Path(path).name, LutOptions(path=path))
             rows.append((path, "lut", device.source()))
         except (DppnasError, ValueError) as err:
+            if tables is not None:
+                raise DppnasError(str(err).splitlines()[0]) from None
             rows.append((path, "lut", f"unreadable: {str(err).splitlines()[0]}"))
     if not paths:
         rows.append(
