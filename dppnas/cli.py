@@ -527,6 +527,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from dppnas.results import load_run
     from dppnas.results.report import write_report
 
+    if args.out:
+        check_output_folder(args.out)
     run = load_run(args.run)
     out = check_output_folder(Path(args.out) if args.out else run.path / "report")
     report, text = write_report(run, out, with_references=args.with_references)
