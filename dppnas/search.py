@@ -249,8 +249,11 @@ def run_search(
     finished = sum(e.final for e in everything)
     stopped = len(everything) - finished
     errored = sum(1 for r in results if r.error is not None)
-    # trials neither ended nor errored: Tune stopped on Ctrl-C and keeps them for --resume
-    interrupted = len(results) - results.num_terminated - results.num_errors
+    # trials that neither completed (Tune marks a completed trial's last result ``done``, also
+    # when a scheduler stopped it) nor errored: stopped by Ctrl-C, continued by --resume
+    interrupted = sum(
+        1 for r in results if r.error is None and not (r.metrics or {}).get("done", False)
+    )
     early = f"{stopped} stopped early, " if stopped else ""
     cut = f"{interrupted} interrupted, " if interrupted else ""
     print(

@@ -347,7 +347,10 @@ def test_devices_with_a_missing_table_exits_2(tmp_path):
 OUTPUT_COMMANDS = {
     "profile": lambda out: ["profile", "--space", "dpp", "--out", out],
     "latency-eval": lambda out: ["latency-eval", "--space", "dpp", "--device-file", "T", "--out", out],
-    "compare": lambda out: ["bench", "compare", "--table", "fashion-dpp", "--out", out],
+    "compare": lambda out: [
+        "bench", "compare", "--table", "fashion-dpp", "--searchers", "random", "--budget", "2",
+        "--seeds", "1", "--out", out,
+    ],
     "export": lambda out: ["export", "RUN", "--rank", "0", "--format", "onnx", "--out", out],
     "calibrate": lambda out: [
         "calibrate", "--device", "cortex-a53", "--measurements", "m.csv", "--space", "dpp",
@@ -389,7 +392,7 @@ def test_an_unwritable_output_path_is_one_line_and_changes_nothing(tmp_path, com
 def test_bench_compare_checks_its_out_before_any_run(tmp_path):
     (tmp_path / "file").write_text("x")
     start = time.monotonic()
-    args = ["bench", "compare", "--table", "fashion-dpp", "--budget", "50", "--seeds", "5"]
+    args = ["bench", "compare", "--table", "fashion-dpp", "--searchers", "random", "--budget", "20"]
     code, _, err = run_cli([*args, "--out", str(tmp_path / "file" / "results.json")])
     assert_one_line_error(code, err)
     assert "is a file, not a folder" in err and time.monotonic() - start < 30
