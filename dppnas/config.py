@@ -234,6 +234,26 @@ def _check_objectives(exp: Experiment) -> None:
             )
 
 
+#: values an experiment document may hold once YAML aliases are expanded
+MAX_VALUES = 100_000
+
+
+def expanded_size(data: Any) -> int:
+    """How many values ``data`` holds with every shared object counted each time it appears
+    (what a YAML alias bomb multiplies); linear in the distinct objects, not in the result."""
+    sizes: dict[int, int] = {}
+
+    def size(value: Any, depth: int) -> int:
+        if not isinstance(value, dict | list) or depth > 200:
+            return 1
+        if id(value) not in sizes:
+            items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+            sizes[id(value)] = 1 + sum(size(v, depth + 1) for v in items)
+        return sizes[id(value)]
+
+    return size(data, 0)
+
+
 def load_experiment(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Experiment:
     """Read, validate and return the experiment at ``path``; ``overrides`` replace top-level keys.
 
@@ -255,6 +275,11 @@ def load_experiment(path: str | Path, overrides: Mapping[str, Any] | None = None
         raise ConfigError(f"{path}: not usable YAML: {short_text(str(err), 100)}") from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty; see experiments/quickstart.yaml")
+    if expanded_size(data) > MAX_VALUES:
+        raise ConfigError(
+            f"{path}: the document expands to more than {MAX_VALUES:,} values (YAML aliases "
+            f"repeat what they name); an experiment needs far fewer"
+        )
     if isinstance(data, Mapping) and overrides:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     try:

@@ -181,7 +181,16 @@ def test_an_alias_bomb_fails_fast_without_rendering_the_input(tmp_path, key):
     code, _, err = run_cli(["search", str(path)])
     assert time.monotonic() - start < 10
     assert_one_line_error(code, err)
-    assert key in err and len(err) < 400
+    assert "expands to more than 100,000 values" in err and len(err) < 400
+
+
+def test_an_error_shows_a_bounded_description_of_a_large_value(tmp_path):
+    big = {"name": "dpp", "max_depth": [[i] * 50 for i in range(1000)]}  # 50,000 values
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "space": big}))
+    code, _, err = run_cli(["search", str(path)])
+    assert_one_line_error(code, err)
+    assert "space.max_depth" in err and len(err) < 300
 
 
 @pytest.mark.parametrize(
