@@ -2,7 +2,8 @@
 ``latency-eval``, ``reanchor``, ``calibrate`` and ``devices``, and the result commands
 ``report``, ``export`` and ``retrain``.
 
-User errors print one line ``dppnas: error: ...`` on stderr, no traceback, exit code 2.
+User errors print one line ``dppnas: error: ...`` on stderr, no traceback, exit code 2;
+Ctrl-C exits with code 130.
 """
 
 from __future__ import annotations
@@ -480,16 +481,18 @@ def _key_values(pairs: Sequence[str], flag: str) -> dict[str, object]:
             raise ConfigError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. max_depth=2")
         try:
             options[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"{flag} {pair!r}: VALUE is not valid YAML") from None
+        except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: a 5,000-digit int
+            raise ConfigError(f"{flag} {short_text(pair)!r}: VALUE is not valid YAML") from None
     return options
 
 
 def _cmd_bench_build(args: argparse.Namespace) -> int:
     from dppnas.bench.build import TableSpec, run_build
-    from dppnas.errors import validate_section
+    from dppnas.errors import ConfigError, validate_section
     from dppnas.spaces import make_space
 
+    if args.workers < 1:
+        raise ConfigError(f"--workers: must be at least 1, got {args.workers}")
     # the full option set (defaults included) is the recipe; a bad option fails here
     space = make_space({"name": args.space, **_space_options(args.space_option)})
     spec = validate_section(

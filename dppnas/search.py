@@ -79,6 +79,10 @@ def _drop_token_enabled_notice(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Token authentication is enabled")
 
 
+def _drop_tune_resume_hint(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Experiment has been interrupted")
+
+
 def fit_quietly(tuner: Any, verbose: bool) -> Any:
     """``tuner.fit()``; without ``verbose``, Tune's own output is off entirely: its new output
     engine prints a boxed configuration and a ``tensorboard --logdir /tmp/ray/session_...``
@@ -88,9 +92,13 @@ def fit_quietly(tuner: Any, verbose: bool) -> Any:
         return tuner.fit()
     previous = os.environ.get("RAY_AIR_NEW_OUTPUT")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # after Ctrl-C, Tune's "Resume experiment with: Tuner.restore(...)": ours names --resume
+    tune_log = logging.getLogger("ray.tune.tune")
+    tune_log.addFilter(_drop_tune_resume_hint)
     try:
         return tuner.fit()
     finally:
+        tune_log.removeFilter(_drop_tune_resume_hint)
         if previous is None:
             os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
         else:

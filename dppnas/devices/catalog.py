@@ -10,7 +10,7 @@ import torch
 from dppnas.devices.lut import LutDevice, LutOptions
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, spec_names
-from dppnas.errors import DppnasError
+from dppnas.errors import DppnasError, validate_section
 
 
 def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
@@ -29,7 +29,8 @@ def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, st
     )
     for path in paths:
         try:
-            device = LutDevice(Path(path).name, LutOptions(path=path))
+            options = validate_section(LutOptions, {"path": path}, "")
+            device = LutDevice(Path(path).name, options)  # type: ignore[arg-type]
             rows.append((path, "lut", device.source()))
         except (DppnasError, ValueError) as err:
             if tables is not None:
