@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -81,6 +83,43 @@ def _drop_token_enabled_notice(record: logging.LogRecord) -> bool:
 
 def _drop_tune_resume_hint(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Experiment has been interrupted")
+
+
+class SigintWatch:
+    """Within a ``with`` block, notes whether SIGINT (Ctrl-C) arrived, whatever Python
+    handler ran for it: Tune installs its own, which ends the run and returns normally.
+
+    Uses :func:`signal.set_wakeup_fd` (the signal's number is written to a socket as it
+    arrives); off the main thread, where that is not possible, it never reports one.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._sockets: tuple[socket.socket, socket.socket] | None = None
+        self._previous = -1
+
+    def __enter__(self) -> SigintWatch:
+        if threading.current_thread() is threading.main_thread():
+            read, write = socket.socketpair()
+            read.setblocking(False)
+            write.setblocking(False)
+            self._previous = signal.set_wakeup_fd(write.fileno(), warn_on_full_buffer=False)
+            self._sockets = (read, write)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._sockets is None:
+            return
+        read, write = self._sockets
+        try:
+            while data := read.recv(512):
+                self.seen |= signal.SIGINT in data
+        except BlockingIOError:
+            pass
+        finally:
+            signal.set_wakeup_fd(self._previous)
+            read.close()
+            write.close()
 
 
 def fit_quietly(tuner: Any, verbose: bool) -> Any:
@@ -207,7 +246,7 @@ def run_search(
     restores that callback with the run, and it reloads the archive from ``pareto.json``.
     """
     from dppnas.tuning.archive_callback import ARCHIVE_FILE, ParetoArchiveCallback
-    from dppnas.tuning.front import format_table, load_run_archive
+    from dppnas.tuning.front import completed, format_table, load_run_archive
     from dppnas.tuning.progress import ProgressCallback
     from dppnas.tuning.tuner import build_tuner, next_free_run_name, restore_tuner
 
@@ -248,7 +287,8 @@ def run_search(
     print(
         f"results: {experiment.run_location(run_name) if remote else run_dir}", file=out, flush=True
     )
-    results = fit_quietly(tuner, verbose)
+    with SigintWatch() as ctrl_c:
+        results = fit_quietly(tuner, verbose)
 
     # with remote storage the archive is rebuilt here from Tune's results
     archive = load_run_archive(run_dir / ARCHIVE_FILE, experiment.objectives, results)
@@ -257,13 +297,15 @@ def run_search(
     finished = sum(e.final for e in everything)
     stopped = len(everything) - finished
     errored = sum(1 for r in results if r.error is not None)
-    # trials that neither completed (Tune marks a completed trial's last result ``done``, also
-    # when a scheduler stopped it) nor errored: stopped by Ctrl-C, continued by --resume
-    interrupted = sum(
-        1 for r in results if r.error is None and not (r.metrics or {}).get("done", False)
+    # after Ctrl-C, the trials cut short (Ray marks them terminated all the same; their last
+    # result is neither ``done`` nor ``final``): --resume continues them
+    interrupted = (
+        sum(1 for r in results if r.error is None and not completed(r.metrics or {}))
+        if ctrl_c.seen
+        else 0
     )
     early = f"{stopped} stopped early, " if stopped else ""
-    cut = f"{interrupted} interrupted, " if interrupted else ""
+    cut = f"{interrupted} interrupted, " if ctrl_c.seen else ""
     print(
         f"\n{finished} trials finished, {early}{cut}{errored} errored; Pareto front "
         f"({len(front)} non-dominated, hypervolume {archive.hypervolume():.4g}) over "
@@ -273,7 +315,7 @@ def run_search(
     print(format_table(front, experiment.objectives, describe=space.describe), file=out)
     where = experiment.run_location(run_name) if remote else run_dir
     print(f"\nresults: {where}   (tensorboard --logdir {where})", file=out, flush=True)
-    if interrupted:
+    if ctrl_c.seen:
         print(
             f"interrupted: continue with `dppnas search EXPERIMENT --resume --name {run_name}"
             f"{'' if remote else f' --storage {storage}'}`",

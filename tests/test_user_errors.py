@@ -347,6 +347,29 @@ def test_a_well_formed_table_with_wrong_content_is_one_line(tmp_path):
         assert_one_line_error(*run_cli([*args, "--out", str(tmp_path / "r.json")])[::2])
 
 
+@FAST
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        junk.map(lambda j: json.dumps(j, allow_nan=True).encode()),
+        junk.map(lambda j: json.dumps({"objectives": j, "entries": j}, allow_nan=True).encode()),
+    ),
+    st.sampled_from(["report", "export", "retrain"]),
+)
+def test_a_damaged_run_archive_is_one_line_and_changes_nothing(tmp_path, raw, command):
+    run = Path(tempfile.mkdtemp(dir=tmp_path))
+    (run / "pareto.json").write_bytes(raw)
+    before = snapshot(run)
+    argv = {
+        "report": ["report", str(run)],
+        "export": ["export", str(run), "--rank", "0", "--format", "torchscript", "--out",
+                   str(run / "m.pt")],
+        "retrain": ["retrain", str(run), "--rank", "0", "--epochs", "1"],
+    }[command]  # fmt: skip
+    assert_one_line_error(*run_cli(argv)[::2])
+    assert snapshot(run) == before
+
+
 def test_devices_with_a_missing_table_exits_2(tmp_path):
     assert_one_line_error(*run_cli(["devices", str(tmp_path / "none.lut.json")])[::2])
 

@@ -8,7 +8,7 @@ from them when the archive file is missing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,13 +65,19 @@ def format_table(
     return text_table(columns, rows)
 
 
+def completed(metrics: Mapping[str, Any]) -> bool:
+    """Whether a trial's last result ends it: Tune marks it ``done`` (also when a scheduler
+    stopped the trial), or it is ``final`` (the full budget; a trial restored from an older
+    snapshot may lack ``done``). A trial cut short by Ctrl-C has neither."""
+    return bool(metrics.get("done", False) or metrics.get("final", False))
+
+
 def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> ParetoArchive:
     """Add Tune ``Result`` objects of completed trials the archive does not hold yet.
 
-    Errored trials are skipped, and so are trials that did not complete (Tune marks the last
-    result of a completed trial ``done``, also when a scheduler stopped it): one interrupted
-    by Ctrl-C is resumed later, not archived. A result without ``final`` (DESIGN section 3)
-    did not reach its full budget."""
+    Errored trials are skipped, and so are trials that did not complete (:func:`completed`):
+    one interrupted by Ctrl-C is resumed later, not archived. A result without ``final``
+    (DESIGN section 3) did not reach its full budget."""
     from ray.tune.utils import flatten_dict
 
     for result in results:
@@ -81,7 +87,7 @@ def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> Paret
         trial_id = str(
             metrics.get("trial_id", result.path.rsplit("/", 1)[-1] if result.path else "?")
         )
-        if trial_id in archive or not metrics or not metrics.get("done", False):
+        if trial_id in archive or not metrics or not completed(metrics):
             continue
         metrics = {k: v for k, v in metrics.items() if not k.startswith("config/")}
         final = bool(metrics.get("final", False))
