@@ -425,6 +425,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 def _cmd_bench_compare(args: argparse.Namespace) -> int:
     from dppnas.bench.compare import compare
     from dppnas.errors import ConfigError
+    from dppnas.search import hide_token_notice
 
     searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
     for flag, value in (
@@ -449,6 +450,7 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
         options.setdefault(name, {}).update(_key_values([rest], "--searcher-option"))
     out = check_output_file(args.out)
     check_output_file(out.with_suffix(".png"), "--out (its PNG)")
+    hide_token_notice()
     compare(
         args.table,
         searchers,
@@ -489,6 +491,7 @@ def _key_values(pairs: Sequence[str], flag: str) -> dict[str, object]:
 def _cmd_bench_build(args: argparse.Namespace) -> int:
     from dppnas.bench.build import TableSpec, run_build
     from dppnas.errors import ConfigError, validate_section
+    from dppnas.search import hide_token_notice
     from dppnas.spaces import make_space
 
     if args.workers < 1:
@@ -513,6 +516,7 @@ def _cmd_bench_build(args: argparse.Namespace) -> int:
         },
         "bench build",
     )
+    hide_token_notice()
     run_build(spec, workers=args.workers, compile_only=args.compile_only)
     return 0
 

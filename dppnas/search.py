@@ -57,10 +57,7 @@ def init_ray(address: str | None, verbose: bool = False) -> None:
     if ray.is_initialized():
         return
     check_address(address)
-    # Ray announces on every start that token authentication is on (the safe default we
-    # keep); the warning that it is *off* still shows
-    token_log = logging.getLogger("ray._private.authentication.authentication_token_setup")
-    token_log.addFilter(_drop_token_enabled_notice)
+    hide_token_notice()
     try:
         ray.init(
             # without --address a Ray of our own: Ray would otherwise join any cluster it
@@ -79,6 +76,14 @@ def init_ray(address: str | None, verbose: bool = False) -> None:
 
 def _drop_token_enabled_notice(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Token authentication is enabled")
+
+
+def hide_token_notice() -> None:
+    """Drop Ray's notice, on every start, that token authentication is on (the safe default,
+    which we keep); its warning that authentication is *off* still shows."""
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if _drop_token_enabled_notice not in logger.filters:
+        logger.addFilter(_drop_token_enabled_notice)
 
 
 def _drop_tune_resume_hint(record: logging.LogRecord) -> bool:
