@@ -263,6 +263,10 @@ def test_npy_given_as_npz_and_random_bytes_say_what_they_are(tmp_path):
     noise.write_bytes(bytes(range(256)) * 3)
     with pytest.raises(DppnasError, match="is not an .npz archive"):
         load_dataset({"name": "npz", "path": str(noise)})
+    nan = tmp_path / "c.npz"
+    np.savez(nan, x_train=np.full((20, 8, 8), np.nan, np.float32), y_train=np.arange(20) % 2)
+    with pytest.raises(DppnasError, match="x_train holds NaN or infinite values"):
+        load_dataset({"name": "npz", "path": str(nan)})
 
 
 @FAST

@@ -109,6 +109,11 @@ def load_npz(options: DataOptions) -> RawArrays:
     kind = x_train.dtype
     if not (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating)):
         raise DppnasError(f"npz: {path}: images must be integers or floats, not {kind}")
+    if len(x_train) == 0:
+        raise DppnasError(f"npz: {path}: x_train holds no images")
+    for key, x in (("x_train", x_train), ("x_test", x_test)):
+        if x is not None and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise DppnasError(f"npz: {path}: {key} holds NaN or infinite values")
     labels = y_train if y_test is None else np.concatenate([y_train, y_test])
     return RawArrays(
         x_train=x_train,
