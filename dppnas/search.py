@@ -45,8 +45,9 @@ def check_address(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> No
         ) from None
 
 
-def init_ray(address: str | None, verbose: bool = False) -> None:
-    """Join the cluster at ``address`` ('auto', HOST:PORT) or start a local Ray.
+def init_ray(address: str | None, verbose: bool = False) -> bool:
+    """Join the cluster at ``address`` ('auto', HOST:PORT; default ``$RAY_ADDRESS``, which
+    ``ray job submit`` sets) or start a Ray of our own; returns whether a cluster was joined.
 
     Worker logs reach the terminal only with ``verbose``; errors still surface through Tune.
     """
@@ -54,13 +55,14 @@ def init_ray(address: str | None, verbose: bool = False) -> None:
 
     # Cheap trials checkpoint often; Tune's snapshot-frequency warning is noise for us.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if ray.is_initialized():
-        return
+        return address is not None
     check_address(address)
     hide_token_notice()
     try:
         ray.init(
-            # without --address a Ray of our own: Ray would otherwise join any cluster it
+            # without an address a Ray of our own: Ray would otherwise join any cluster it
             # finds running on this machine, another user's included
             address=address or "local",
             include_dashboard=False,
@@ -72,6 +74,7 @@ def init_ray(address: str | None, verbose: bool = False) -> None:
             f"--address {address}: cannot connect to a Ray cluster ({err}); "
             f"start one with `ray start --head` or `ray up cluster.yaml`"
         ) from None
+    return address is not None
 
 
 def _drop_token_enabled_notice(record: logging.LogRecord) -> bool:
@@ -266,8 +269,8 @@ def run_search(
     print(f"dataset: {data.describe()}", file=out)
     space = experiment.search_space
     print(f"space: {space.name} ({space.size()} architectures)", file=out)
-    init_ray(address, verbose)
-    check_resources(experiment, joined=address is not None, stream=out)
+    joined = init_ray(address, verbose)
+    check_resources(experiment, joined=joined, stream=out)
 
     if resume:
         run_name = experiment.name
