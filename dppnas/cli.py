@@ -2,7 +2,8 @@
 ``latency-eval``, ``reanchor``, ``calibrate`` and ``devices``, and the result commands
 ``report``, ``export`` and ``retrain``.
 
-User errors print one line ``dppnas: error: ...`` on stderr, no traceback, exit code 2.
+User errors print one line ``dppnas: error: ...`` on stderr, no traceback, exit code 2;
+Ctrl-C exits with code 130.
 """
 
 from __future__ import annotations
@@ -13,15 +14,40 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dppnas.errors import DppnasError
+from dppnas.errors import DppnasError, short_text
+from dppnas.paths import check_output_file, check_output_folder
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+
+
+class UsageError(DppnasError):
+    """A command line argparse refused (unknown option, missing or malformed value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``dppnas: error: ...``) like every other
+    user error, not a usage block followed by the error; ``-h`` still shows the usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        command = self.prog.removeprefix("dppnas").strip()
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see --help)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dppnas")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dppnas", description="Device-aware, Pareto-optimal neural architecture search."
     )
+    parser.add_argument("--version", action="version", version=f"dppnas {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     search = sub.add_parser("search", help="run a search described by an experiment YAML file")
@@ -252,6 +278,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from dppnas.errors import ConfigError, validate_section
     from dppnas.spaces import make_space
 
+    out = check_output_file(args.out)
     space = make_space({"name": args.space, **_space_options(args.space_option)})
     measure = validate_section(
         MeasuredOptions,
@@ -265,9 +292,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     )
     table = None
     if args.extend:
-        if not Path(args.out).is_file():
-            raise ConfigError(f"--extend: {args.out} does not exist yet (drop --extend)")
-        table = LookupTable.load(args.out)
+        if not out.is_file():
+            raise ConfigError(f"--extend: {out} does not exist yet (drop --extend)")
+        table = LookupTable.load(out)
     table = profile_space(
         space,
         input_shape=_input_shape(args.input_shape),
@@ -280,8 +307,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         table=table,
         log=lambda m: print(m, flush=True),
     )
-    table.save(args.out)
-    print(f"profile: wrote {args.out}")
+    table.save(out)
+    print(f"profile: wrote {out}")
     return 0
 
 
@@ -290,6 +317,7 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
     from dppnas.devices.lut import LookupTable, write_json
     from dppnas.spaces import make_space
 
+    out = check_output_file(args.out)
     table = LookupTable.load(args.device_file)
     # the space as profiled, unless options are given
     config = table.space_config(args.space) or {"name": args.space}
@@ -304,7 +332,7 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
         reanchor=args.reanchor,
         log=lambda m: print(m, flush=True),
     )
-    write_json(result, args.out)
+    write_json(result, out)
     r = result
     print(
         f"latency-eval: n={r['n']} within_10pct={r['within_10pct']:.3f} "
@@ -337,6 +365,7 @@ def _cmd_reanchor(args: argparse.Namespace) -> int:
 
     if args.rounds < 1:
         raise ConfigError("reanchor: --rounds must be at least 1")
+    check_output_file(args.device_file, "--device-file")  # rewritten in place
     table = copy.deepcopy(LookupTable.load(args.device_file))  # loaded tables are shared
     record = reanchor_table(
         table,
@@ -358,6 +387,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from dppnas.devices.calibrate import calibrate_device_file
 
     per_family = {"auto": None, "yes": True, "no": False}[args.per_family]
+    if args.out:
+        check_output_file(args.out)
+    elif args.device.endswith(".json"):  # the table is rewritten in place
+        check_output_file(args.device, "--device")
     out, calibration = calibrate_device_file(
         args.device,
         args.measurements,
@@ -392,6 +425,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 def _cmd_bench_compare(args: argparse.Namespace) -> int:
     from dppnas.bench.compare import compare
     from dppnas.errors import ConfigError
+    from dppnas.search import hide_token_notice
 
     searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
     for flag, value in (
@@ -414,6 +448,9 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
                 f"--searchers ({', '.join(searchers)}), e.g. monas.reward=pareto"
             )
         options.setdefault(name, {}).update(_key_values([rest], "--searcher-option"))
+    out = check_output_file(args.out)
+    check_output_file(out.with_suffix(".png"), "--out (its PNG)")
+    hide_token_notice()
     compare(
         args.table,
         searchers,
@@ -421,7 +458,7 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
         args.seeds,
         args.scheduler,
         args.concurrency,
-        Path(args.out),
+        out,
         log=lambda m: print(m, flush=True),
         options=options,
         first_seed=args.first_seed,
@@ -446,16 +483,19 @@ def _key_values(pairs: Sequence[str], flag: str) -> dict[str, object]:
             raise ConfigError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. max_depth=2")
         try:
             options[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"{flag} {pair!r}: VALUE is not valid YAML") from None
+        except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: a 5,000-digit int
+            raise ConfigError(f"{flag} {short_text(pair)!r}: VALUE is not valid YAML") from None
     return options
 
 
 def _cmd_bench_build(args: argparse.Namespace) -> int:
     from dppnas.bench.build import TableSpec, run_build
-    from dppnas.errors import validate_section
+    from dppnas.errors import ConfigError, validate_section
+    from dppnas.search import hide_token_notice
     from dppnas.spaces import make_space
 
+    if args.workers < 1:
+        raise ConfigError(f"--workers: must be at least 1, got {args.workers}")
     # the full option set (defaults included) is the recipe; a bad option fails here
     space = make_space({"name": args.space, **_space_options(args.space_option)})
     spec = validate_section(
@@ -476,6 +516,7 @@ def _cmd_bench_build(args: argparse.Namespace) -> int:
         },
         "bench build",
     )
+    hide_token_notice()
     run_build(spec, workers=args.workers, compile_only=args.compile_only)
     return 0
 
@@ -493,8 +534,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from dppnas.results import load_run
     from dppnas.results.report import write_report
 
+    if args.out:
+        check_output_folder(args.out)
     run = load_run(args.run)
-    out = Path(args.out) if args.out else run.path / "report"
+    out = check_output_folder(Path(args.out) if args.out else run.path / "report")
     report, text = write_report(run, out, with_references=args.with_references)
     print(text)
     print(f"report: wrote {', '.join(str(f) for f in report.files)}")
@@ -505,8 +548,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from dppnas.export import export_trial
     from dppnas.results import load_run
 
+    out = check_output_file(args.out)
     run = load_run(args.run)
-    done = export_trial(run, Path(args.out), args.format, rank=args.rank, trial_id=args.trial)
+    done = export_trial(run, out, args.format, rank=args.rank, trial_id=args.trial)
     print(
         f"export: trial {done.trial_id} -> {done.path} ({args.format}); max abs diff to "
         f"torch on a random input {done.max_abs_diff:.3g}"
@@ -520,6 +564,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     storage = Path(args.storage) if args.storage else None
+    check_output_folder(storage or run.path / "retrain", "--storage")
     trial_id, metrics, path = retrain(
         run, args.epochs, rank=args.rank, trial_id=args.trial, storage=storage
     )
@@ -539,15 +584,34 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dppnas`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return int(args.handler(args) or 0)
     except DppnasError as err:
-        print(f"dppnas: error: {err}", file=sys.stderr)
+        print(f"dppnas: error: {_one_line(str(err))}", file=sys.stderr)
+        return EXIT_USAGE
+    except _PATH_ERRORS as err:  # a path the checks where inputs enter did not foresee
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"dppnas: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dppnas: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+#: OSErrors that a wrong path given by the user causes (not a full disk, not a bug's)
+_PATH_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def _one_line(message: str) -> str:
+    """The message on one line, cut to a length a terminal shows whole."""
+    return short_text(" ".join(message.split()), 2000)
 
 
 def console() -> None:  # pragma: no cover - thin wrapper

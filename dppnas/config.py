@@ -18,13 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from dppnas.data import DataOptions
 from dppnas.devices import DEFAULT_DEVICES, DeviceOptions, make_device, validate_device_options
-from dppnas.errors import ConfigError, validate_section
+from dppnas.errors import ConfigError, short_repr, short_text, validate_section
 from dppnas.pareto import Objective
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 #: Metrics every trial reports, with the direction that makes sense for each.
 ARCH_METRICS: dict[str, str] = {"accuracy": "max", "params": "min", "flops": "min"}
+
+
+def folder_name(value: str) -> str:
+    """``value`` when it can name a folder of its own (no ``/``, no leading dot)."""
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{short_repr(value)} is not usable as a folder name; use letters, digits, '.', "
+            f"'_' and '-'"
+        )
+    return value
 
 
 class TrainOptions(BaseModel):
@@ -94,11 +104,7 @@ class Experiment(BaseModel):
     @field_validator("name")
     @classmethod
     def _folder_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not usable as a folder name; use letters, digits, '.', '_' and '-'"
-            )
-        return value
+        return folder_name(value)
 
     @field_validator("devices", mode="before")
     @classmethod
@@ -177,7 +183,11 @@ def _check_sections(exp: Experiment) -> None:
     searcher = SEARCHERS.get(exp.searcher.name, where="searcher.name")
     validate_section(searcher.options, exp.searcher.options, "searcher")
     scheduler = SCHEDULERS.get(exp.scheduler.name, where="scheduler.name")
-    validate_section(scheduler.options, exp.scheduler.options, "scheduler")
+    options = validate_section(scheduler.options, exp.scheduler.options, "scheduler")
+    try:  # options that are valid alone but not together (grace_period > max_t)
+        scheduler.factory(options, exp.objectives, exp.train.epochs)
+    except ValueError as err:
+        raise ConfigError(f"scheduler: {short_text(str(err), 200)}") from None
     _check_objectives(exp)
 
 
@@ -224,6 +234,26 @@ def _check_objectives(exp: Experiment) -> None:
             )
 
 
+#: values an experiment document may hold once YAML aliases are expanded
+MAX_VALUES = 100_000
+
+
+def expanded_size(data: Any) -> int:
+    """How many values ``data`` holds with every shared object counted each time it appears
+    (what a YAML alias bomb multiplies); linear in the distinct objects, not in the result."""
+    sizes: dict[int, int] = {}
+
+    def size(value: Any, depth: int) -> int:
+        if not isinstance(value, dict | list) or depth > 200:
+            return 1
+        if id(value) not in sizes:
+            items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+            sizes[id(value)] = 1 + sum(size(v, depth + 1) for v in items)
+        return sizes[id(value)]
+
+    return size(data, 0)
+
+
 def load_experiment(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Experiment:
     """Read, validate and return the experiment at ``path``; ``overrides`` replace top-level keys.
 
@@ -241,8 +271,15 @@ def load_experiment(path: str | Path, overrides: Mapping[str, Any] | None = None
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the file: {err}") from None
+    except (ValueError, RecursionError) as err:  # a 5,000-digit integer; nesting too deep
+        raise ConfigError(f"{path}: not usable YAML: {short_text(str(err), 100)}") from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty; see experiments/quickstart.yaml")
+    if expanded_size(data) > MAX_VALUES:
+        raise ConfigError(
+            f"{path}: the document expands to more than {MAX_VALUES:,} values (YAML aliases "
+            f"repeat what they name); an experiment needs far fewer"
+        )
     if isinstance(data, Mapping) and overrides:
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     try:

@@ -5,6 +5,7 @@ The CLI prints a :class:`DppnasError` without a traceback and exits with code 2.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -41,16 +42,36 @@ def format_validation_error(
         return f"{where}: unknown key{hint}"
     if kind == "missing":
         return f"{where}: required key is missing"
-    message = first.get("msg", str(err))
+    # never str(err) or the input's repr: either walks the whole input (an alias bomb in YAML)
+    message = short_text(str(first.get("msg") or "invalid value"), 200)
     message = message.removeprefix("Value error, ")
-    value = first.get("input")
-    if kind not in ("value_error", "assertion_error") and _is_scalar(value):
-        message += f" (got {value!r})"
+    if kind not in ("value_error", "assertion_error"):
+        message += f" (got {short_repr(first.get('input'))})"
     return f"{where}: {message}"
 
 
-def _is_scalar(value: object) -> bool:
-    return isinstance(value, str | int | float | bool) or value is None
+def short_text(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """A bounded description of a user's value for an error message.
+
+    Scalars show their (cut) repr; containers only their type and length, so a huge or
+    self-referencing input (YAML aliases) is never walked.
+    """
+    if isinstance(value, str | bytes):
+        return repr(value[: limit + 1]) if len(value) <= limit else repr(value[:limit]) + "..."
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, bool | int | float) or value is None:
+        return short_text(repr(value), limit)
+    size = len(value) if isinstance(value, list | tuple | dict | set) else None
+    kind = {list: "list", tuple: "list", dict: "mapping", set: "set"}.get(type(value))
+    if kind is not None:
+        return f"a {kind} of {size} item{'s' if size != 1 else ''}"
+    return f"a {type(value).__name__}"
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str] | None:
@@ -81,12 +102,36 @@ def _model_in(annotation: object) -> object:
     return None
 
 
+def check_finite(data: object, prefix: str) -> None:
+    """Refuse infinite or NaN numbers anywhere in ``data`` (YAML's ``.inf``, ``.nan``, ``1e999``).
+
+    Every number a user gives is a size, a rate or a bound, and none of them is meaningful
+    infinite: caught here, they cannot pass validation and fail every trial later. Each
+    container is visited once, so YAML aliases (shared objects) cost nothing extra.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[object, str]] = [(data, prefix)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where or '<root>'}: must be a finite number, got {value}")
+        elif isinstance(value, dict | list | tuple) and id(value) not in seen:
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in items)
+
+
 def validate_section(model: type[BaseModel], data: object, prefix: str) -> BaseModel:
-    """Validate ``data`` against ``model``; raise :class:`ConfigError` naming ``prefix.key``."""
+    """Validate ``data`` against ``model``; raise :class:`ConfigError` naming ``prefix.key``.
+
+    Non-finite numbers are refused first (:func:`check_finite`), whatever the model allows.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix}: expected a mapping of options, got {type(data).__name__}")
+    check_finite(data, prefix)
     try:
         return model.model_validate(data)
     except ValidationError as err:

@@ -2,12 +2,14 @@
 
 The model is rebuilt from the trial's config, its trained weights are loaded from the trial's
 latest checkpoint (``model.pt``, training form), then :func:`dppnas.nn.deploy` condenses it to
-the inference form that was measured during the search. The exported file is run on a random
-input (onnxruntime / ``torch.jit.load``) and compared with the deployed torch model.
+the inference form that was measured during the search. The export is run from memory on a
+random input (onnxruntime / ``torch.jit.load``) and compared with the deployed torch model;
+only an export that passes replaces the output file (atomically).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dppnas.atomic import atomic_writer
 from dppnas.errors import DppnasError
 from dppnas.results.run import RunResults
 
@@ -51,11 +54,12 @@ def load_trained_model(run: RunResults, trial_id: str) -> tuple[nn.Module, tuple
     return deploy(model).cpu().eval(), tuple(data.input_shape)
 
 
-def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: Path) -> float:
-    """Write ``model`` to ``out`` in ``fmt``; run the file on ``example``; max |diff| to torch."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+def export_bytes(model: nn.Module, example: torch.Tensor, fmt: str) -> tuple[bytes, float]:
+    """``model`` serialised in ``fmt`` and run back from those bytes on ``example``: the
+    bytes and their max |diff| to torch. Nothing is written."""
     with torch.inference_mode():
         expected = model(example).numpy()
+    buffer = io.BytesIO()
     if fmt == "onnx":
         try:
             import onnx  # noqa: F401 - torch's exporter needs it
@@ -63,30 +67,33 @@ def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: Path) -
         except ImportError:
             raise DppnasError(
                 "--format onnx needs onnx and onnxruntime (to export and to verify the export): "
-                "pip install 'dppnas[onnx]', or use --format torchscript"
+                "pip install 'dppnas[onnx]' (in a checkout: .venv/bin/pip install -e '.[onnx]'), "
+                "or use --format torchscript"
             ) from None
 
         # the TorchScript-based exporter: the dynamo one needs onnxscript
         torch.onnx.export(
             model,
             (example,),
-            str(out),
+            buffer,
             dynamo=False,
             input_names=["input"],
             output_names=["logits"],
             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
         )
-        session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            buffer.getvalue(), providers=["CPUExecutionProvider"]
+        )
         got = session.run(None, {"input": example.numpy()})[0]
     elif fmt == "torchscript":
         with torch.no_grad():
             traced = torch.jit.trace(model, example)
-        traced.save(str(out))
+        torch.jit.save(traced, buffer)
         with torch.inference_mode():
-            got = torch.jit.load(str(out)).eval()(example).numpy()
+            got = torch.jit.load(io.BytesIO(buffer.getvalue())).eval()(example).numpy()
     else:
         raise DppnasError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
-    return float(abs(got - expected).max())
+    return buffer.getvalue(), float(abs(got - expected).max())
 
 
 def export_trial(
@@ -101,10 +108,12 @@ def export_trial(
     entry = run.entry(rank=rank, trial_id=trial_id)
     model, input_shape = load_trained_model(run, entry.trial_id)
     example = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(0))
-    diff = export_model(model, example, fmt, out)
+    data, diff = export_bytes(model, example, fmt)
     if not diff <= TOLERANCE:
         raise DppnasError(
             f"{out}: the {fmt} export differs from the torch model by {diff:.3g} "
-            f"(> {TOLERANCE:g}) on a random input; do not use it"
+            f"(> {TOLERANCE:g}) on a random input; nothing was written"
         )
+    with atomic_writer(out, binary=True) as handle:  # verified first, then replaces ``out``
+        handle.write(data)
     return Exported(out, entry.trial_id, diff)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from dppnas.errors import ConfigError
+from dppnas.errors import ConfigError, short_repr
 
 T = TypeVar("T")
 
@@ -30,12 +30,18 @@ class Registry(Generic[T]):
 
     def get(self, name: str, where: str = "") -> T:
         """The component called ``name``; a :class:`ConfigError` listing the known names otherwise."""
+        prefix = f"{where}: " if where else ""
+        available = ", ".join(self.names())
+        if not isinstance(name, str):  # e.g. `kind: [roofline]` in YAML
+            raise ConfigError(
+                f"{prefix}expected a {self.kind} name, got {short_repr(name)}; "
+                f"available: {available}"
+            )
         try:
             return self._items[name]
         except KeyError:
-            prefix = f"{where}: " if where else ""
             raise ConfigError(
-                f"{prefix}unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
+                f"{prefix}unknown {self.kind} {short_repr(name)}; available: {available}"
             ) from None
 
     def names(self) -> list[str]:

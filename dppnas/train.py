@@ -148,6 +148,9 @@ class Trainer:
         return float(correct) / max(len(y), 1)
 
     def state_dict(self) -> dict[str, Any]:
+        """Optimizer, schedule, shuffling generator and counters: tensors and plain Python
+        values only, so that a checkpoint from shared storage loads with
+        ``torch.load(..., weights_only=True)`` (no code runs on load)."""
         return {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -189,7 +192,8 @@ def architecture_costs(
 
 
 def save_checkpoint(directory: str, model: nn.Module, trainer: Trainer, config: Mapping) -> None:
-    """Weights (``model.pt``, loadable with ``weights_only=True``), trainer state, config."""
+    """Weights (``model.pt``) and trainer state (``trainer.pt``), both loadable with
+    ``weights_only=True``, and the config (``config.json``)."""
     torch.save(model.state_dict(), os.path.join(directory, MODEL_FILE))
     torch.save(trainer.state_dict(), os.path.join(directory, TRAINER_FILE))
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
@@ -249,7 +253,7 @@ def train_architecture(config: dict[str, Any], data: DatasetSplits) -> None:
             )
             trainer.load_state_dict(
                 torch.load(
-                    os.path.join(directory, TRAINER_FILE), weights_only=False, map_location="cpu"
+                    os.path.join(directory, TRAINER_FILE), weights_only=True, map_location="cpu"
                 )
             )
 

@@ -150,3 +150,12 @@ def test_a_resumed_run_drops_unknown_trials_and_the_staged_copy(tmp_path):
     assert len(ParetoArchive.load(run / "pareto.json").entries) == 3
     for c in (callback, restored, fresh):
         c.on_experiment_end(trials=[])
+
+
+def test_hparams_of_a_flat_param_space_and_of_a_dppnas_config():
+    from dppnas.tuning.archive_callback import hyperparameters
+
+    flat = {"lr": 0.1, "optimizer": {"name": "sgd"}, "widths": [8, 16], "act": "relu"}
+    assert hyperparameters(flat) == {"lr": 0.1, "optimizer/name": "sgd", "act": "relu"}
+    ours = {"arch": {"d0": 3, "d1": "conv"}, "train": {"lr": 0.1}, "seed": 0}
+    assert hyperparameters(ours) == {"arch/d0": 3, "arch/d1": "conv"}

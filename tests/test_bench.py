@@ -245,3 +245,23 @@ def test_monas_on_the_shipped_table_approaches_the_front():
     assert len({id(e) for e in entries}) == 100
     ratio = table.hypervolume(table.points(entries)) / table.true_front_hv
     assert ratio >= 0.95
+
+
+def test_a_damaged_spec_file_is_one_clear_error_and_a_new_one_is_written_whole(tmp_path):
+    build = TableBuild(TableSpec.model_validate(SPEC), root=tmp_path)
+    spec_file = build.dir / "spec.json"
+    assert json.loads(spec_file.read_text()) == TableSpec.model_validate(SPEC).model_dump(
+        mode="json"
+    )
+    assert [p.name for p in build.dir.iterdir()] == ["spec.json"]  # no temporary file left
+    spec_file.write_text('{"name": "cut sho')  # a build killed mid-write before it was atomic
+    with pytest.raises(DppnasError, match="spec.json is unreadable; remove it"):
+        TableBuild(TableSpec.model_validate(SPEC), root=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../outside", "a/b", ".hidden", ""])
+def test_a_table_name_must_be_a_folder_name(name):
+    from dppnas.errors import ConfigError, validate_section
+
+    with pytest.raises(ConfigError, match="name: .*not usable as a folder name|name: String"):
+        validate_section(TableSpec, {**SPEC, "name": name}, "bench build")

@@ -227,3 +227,14 @@ def test_moasha_stops_trials_and_the_archive_keeps_every_trial(moasha_run):
     assert json.loads((run_dir / "pareto.json").read_text())["hypervolume"] == pytest.approx(
         archive.hypervolume()
     )
+
+
+def test_a_time_attr_no_result_has_is_refused_in_config_and_warned_once_in_code(caplog):
+    options = SCHEDULERS.get("moasha").options
+    with pytest.raises(ConfigError, match="scheduler.time_attr"):
+        validate_section(options, {"time_attr": "no_such_attr"}, "scheduler")
+    s = _moasha(time_attr="no_such_attr")  # a Tune user's own: never stops, and says so once
+    for trial in "ABCD":
+        assert _report(s, trial, 1, 0.9, 1.0) == C
+    warnings = [r for r in caplog.records if "no_such_attr" in r.getMessage()]
+    assert len(warnings) == 1 and "never stop a trial" in warnings[0].getMessage()

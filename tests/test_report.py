@@ -201,3 +201,38 @@ def test_onnx_export_without_onnxruntime_says_how_to_get_it(run_dir, tmp_path, c
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "pip install 'dppnas[onnx]'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_failed_export_check_leaves_the_previous_file(run_dir, tmp_path, capsys, monkeypatch):
+    import dppnas.export
+
+    out = tmp_path / "model.pt"
+    out.write_bytes(b"the good model of yesterday")
+    monkeypatch.setattr(dppnas.export, "TOLERANCE", -1.0)  # every export now fails its check
+    args = ["export", str(run_dir), "--rank", "0", "--format", "torchscript", "--out", str(out)]
+    assert main(args) == 2
+    assert out.read_bytes() == b"the good model of yesterday"
+    assert "nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # no temporary file
+
+
+def test_accuracies_have_fixed_decimals_axes_units_and_the_knee_shows_its_point():
+    from dppnas.pareto import Objective
+    from dppnas.pareto.plot import front_figure
+    from dppnas.tuning.front import fmt_cell
+
+    assert [fmt_cell(v, "accuracy") for v in (1.0, 0.97921, 1)] == ["1.0000", "0.9792", "1.0000"]
+    assert fmt_cell(1234.5678, "flops") == "1235"
+    objectives = [
+        Objective(metric="accuracy", mode="max", ref=0.0),
+        Objective(metric="latency/local-cpu", mode="min", ref=5.0),
+    ]
+    archive = ParetoArchive(objectives)
+    for i, (acc, ms) in enumerate([(0.9, 3.0), (0.8, 1.0), (0.7, 2.0)]):
+        archive.add(f"t{i}", {}, {"accuracy": acc, "latency/local-cpu": ms}, save=False)
+    figure = front_figure(archive, knee=archive.front()[0])
+    ax = figure.axes[0]
+    assert ax.get_xlabel() == "accuracy (0-1, higher is better)"
+    assert ax.get_ylabel() == "latency/local-cpu (ms, lower is better)"
+    knee = next(c for c in ax.collections if c.get_label() == "knee")
+    assert knee.get_facecolors().size == 0 or knee.get_facecolors()[0][3] == 0  # hollow

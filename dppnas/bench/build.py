@@ -23,16 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dppnas.atomic import atomic_writer
 from dppnas.bench.enumerate import arch_key, enumerate_architectures
-from dppnas.config import TrainOptions
+from dppnas.config import TrainOptions, folder_name
 from dppnas.data import DataOptions, load_dataset
 from dppnas.devices import make_device
 from dppnas.errors import DppnasError
 from dppnas.jsonl import append_line, read_lines
 from dppnas.nn import deploy
+from dppnas.paths import check_output_folder
 from dppnas.spaces import make_space
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -51,6 +52,11 @@ class TableSpec(BaseModel):
     seed: int = 0
     latency_rounds: int = Field(3, ge=1)
     latency_threads: int = Field(1, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        return folder_name(value)  # the build folder and the table file are named after it
 
 
 def machine_info() -> dict[str, Any]:
@@ -82,19 +88,28 @@ class TableBuild:
         self.space = make_space(spec.space)
         self.archs = enumerate_architectures(self.space)
         self.keys = [arch_key(a) for a in self.archs]
+        check_output_folder(self.dir, "bench build --name")
         self.data = load_dataset(spec.dataset)  # missing data fails here, before any write
         self.dir.mkdir(parents=True, exist_ok=True)
         spec_file = self.dir / "spec.json"
         current = spec.model_dump(mode="json")
         if spec_file.exists():
-            previous = json.loads(spec_file.read_text())
+            try:
+                previous = json.loads(spec_file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                raise DppnasError(
+                    f"bench build {spec.name}: {spec_file} is unreadable; remove it to start "
+                    f"the build's recipe again (finished architectures are kept)"
+                ) from None
             if previous != current:
                 raise DppnasError(
                     f"bench build {spec.name}: {spec_file} holds a different recipe; use another "
                     f"--name, or the same options as before to resume"
                 )
         else:
-            spec_file.write_text(json.dumps(current, indent=1))
+            # whole or absent: a build killed while writing it must still resume
+            with atomic_writer(spec_file) as handle:
+                json.dump(current, handle, indent=1)
 
     @property
     def latency_file(self) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dppnas.bench.enumerate import arch_key
-from dppnas.errors import DppnasError
+from dppnas.errors import DppnasError, short_text
 from dppnas.pareto import Objective, indicators, non_dominated_mask
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -73,6 +74,8 @@ class BenchmarkTable:
             )
             for e in data["entries"]
         ]
+        if not self.entries or any(not e.val_accuracy for e in self.entries):
+            raise DppnasError("no entries, or an entry without validation accuracies")
         self._index = {arch_key(e.arch): i for i, e in enumerate(self.entries)}
         from dppnas.spaces import make_space
 
@@ -147,5 +150,20 @@ def load_table(name_or_path: str) -> BenchmarkTable:
             f"table {name_or_path!r} not found (shipped tables: {shipped}); build one with "
             f"`dppnas bench build`"
         )
-    with gzip.open(path, "rt") as f:
-        return BenchmarkTable(json.load(f), source=str(path))
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, RecursionError):
+        raise DppnasError(
+            f"table {path}: not a benchmark table (a gzipped JSON file written by "
+            f"`dppnas bench build`), or damaged"
+        ) from None
+    try:
+        return BenchmarkTable(data, source=str(path))
+    except DppnasError as err:
+        raise DppnasError(f"table {path}: {err}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise DppnasError(
+            f"table {path}: malformed benchmark table ({type(err).__name__}: "
+            f"{short_text(str(err), 80)})"
+        ) from None

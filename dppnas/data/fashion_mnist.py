@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,14 +60,21 @@ def read_idx(path: Path) -> np.ndarray:
     """An IDX file (optionally gzipped) of unsigned bytes as a read-only uint8 array."""
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:  # not gzip, truncated, corrupt
+            raise DppnasError(
+                f"fashion-mnist: {path} is damaged ({err or 'cut short'}); download it again"
+            ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UBYTE:
         raise DppnasError(f"fashion-mnist: {path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DppnasError(f"fashion-mnist: {path} is truncated (inside its header)")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    if data.size != int(np.prod(shape)):
+    if data.size != math.prod(shape):
         raise DppnasError(f"fashion-mnist: {path} is truncated (header says shape {shape})")
     return data.reshape(shape)  # frombuffer on bytes is read-only, so the cache stays intact
 
@@ -74,6 +83,12 @@ def read_idx(path: Path) -> np.ndarray:
 def _read_all(paths: tuple[Path, Path, Path, Path]) -> tuple[np.ndarray, ...]:
     """``(x_train, y_train, x_test, y_test)``; cached per set of resolved paths."""
     x_train, y_train, x_test, y_test = (read_idx(path) for path in paths)
+    for array, path, ndim in zip(
+        (x_train, y_train, x_test, y_test), paths, (3, 1, 3, 1), strict=True
+    ):
+        if array.ndim != ndim:
+            what = "images (N, H, W)" if ndim == 3 else "labels (N,)"
+            raise DppnasError(f"fashion-mnist: {path} holds shape {array.shape}, not {what}")
     labels = []
     for y in (y_train, y_test):
         y = y.astype(np.int64)

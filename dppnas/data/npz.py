@@ -7,12 +7,13 @@ floats are taken as they are (normalisation follows anyway).
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from dppnas.data.splits import DATASETS, DataOptions, RawArrays
-from dppnas.errors import ConfigError, DppnasError
+from dppnas.errors import ConfigError, DppnasError, short_text
 
 
 def resolve_path(options: DataOptions) -> Path:
@@ -46,17 +47,45 @@ def _labels(y: np.ndarray, key: str, n: int, path: Path) -> np.ndarray:
     return y.astype(np.int64)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file at ``path``; one clear error for anything else (a
+    ``.npy`` file, another file type, a damaged archive, arrays of Python objects)."""
+    with path.open("rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head == NPY_MAGIC:
+        raise DppnasError(
+            f"npz: {path} is a single .npy array, not an .npz archive; save the arrays with "
+            f"np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+        )
+    if not zipfile.is_zipfile(path):
+        raise DppnasError(
+            f"npz: {path} is not an .npz archive (np.savez writes one: x_train, y_train and "
+            f"optionally x_test, y_test)"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as err:
+        if "pickle" in str(err):  # numpy's advice to load it unsafely is not ours to give
+            raise DppnasError(
+                f"npz: {path} holds arrays of Python objects; dppnas reads numeric arrays only "
+                f"(save images and labels as numbers)"
+            ) from None
+        raise DppnasError(f"npz: {path} is damaged ({short_text(str(err), 100)})") from None
+    except (OSError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as err:
+        raise DppnasError(f"npz: {path} is damaged ({short_text(str(err), 100)})") from None
+
+
 @DATASETS.register("npz")
 def load_npz(options: DataOptions) -> RawArrays:
     """The arrays of ``dataset.path`` as :class:`RawArrays`."""
     path = resolve_path(options)
     if not path.is_file():
         raise DppnasError(f"npz: file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise DppnasError(f"npz: cannot read {path} ({err})") from None
+    arrays = read_arrays(path)
     missing = [key for key in ("x_train", "y_train") if key not in arrays]
     has_test = [key in arrays for key in ("x_test", "y_test")]
     if missing or any(has_test) != all(has_test):
@@ -80,6 +109,11 @@ def load_npz(options: DataOptions) -> RawArrays:
     kind = x_train.dtype
     if not (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating)):
         raise DppnasError(f"npz: {path}: images must be integers or floats, not {kind}")
+    if len(x_train) == 0:
+        raise DppnasError(f"npz: {path}: x_train holds no images")
+    for key, x in (("x_train", x_train), ("x_test", x_test)):
+        if x is not None and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise DppnasError(f"npz: {path}: {key} holds NaN or infinite values")
     labels = y_train if y_test is None else np.concatenate([y_train, y_test])
     return RawArrays(
         x_train=x_train,

@@ -168,26 +168,34 @@ def read_measurements(path: str | Path) -> list[tuple[dict[str, Any], float]]:
     path = Path(path)
     if not path.is_file():
         raise DppnasError(f"{path}: measurements file not found (a CSV with arch,latency_ms)")
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return _measurement_rows(path, csv.DictReader(f))
+    except UnicodeDecodeError:
+        raise DppnasError(f"{path}: not a UTF-8 text file; save the CSV as UTF-8") from None
+    except csv.Error as err:  # NUL bytes, a field over the size limit
+        raise DppnasError(f"{path}: not a readable CSV file ({err})") from None
+
+
+def _measurement_rows(path: Path, reader: csv.DictReader) -> list[tuple[dict[str, Any], float]]:
     rows: list[tuple[dict[str, Any], float]] = []
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"arch", "latency_ms"} - set(reader.fieldnames or ())
-        if missing:
+    missing = {"arch", "latency_ms"} - set(reader.fieldnames or ())
+    if missing:
+        raise DppnasError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a header "
+            f"with arch (JSON object) and latency_ms"
+        )
+    for line, row in enumerate(reader, start=2):
+        try:
+            arch = json.loads(row["arch"])
+            latency = float(row["latency_ms"])
+        except (TypeError, ValueError, RecursionError):
             raise DppnasError(
-                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a header "
-                f"with arch (JSON object) and latency_ms"
-            )
-        for line, row in enumerate(reader, start=2):
-            try:
-                arch = json.loads(row["arch"])
-                latency = float(row["latency_ms"])
-            except (TypeError, ValueError):
-                raise DppnasError(
-                    f"{path}:{line}: arch must be a JSON object and latency_ms a number"
-                ) from None
-            if not isinstance(arch, dict):
-                raise DppnasError(f"{path}:{line}: arch must be a JSON object")
-            if not (math.isfinite(latency) and latency > 0):
-                raise DppnasError(f"{path}:{line}: latency_ms must be positive, got {latency}")
-            rows.append((arch, latency))
+                f"{path}:{line}: arch must be a JSON object and latency_ms a number"
+            ) from None
+        if not isinstance(arch, dict):
+            raise DppnasError(f"{path}:{line}: arch must be a JSON object")
+        if not (math.isfinite(latency) and latency > 0):
+            raise DppnasError(f"{path}:{line}: latency_ms must be positive, got {latency}")
+        rows.append((arch, latency))
     return rows

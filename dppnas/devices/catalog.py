@@ -10,13 +10,15 @@ import torch
 from dppnas.devices.lut import LutDevice, LutOptions
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, spec_names
-from dppnas.errors import DppnasError
+from dppnas.errors import DppnasError, validate_section
 
 
 def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
     """``(name, kind, source)`` rows: this machine, latency tables, roofline specs.
 
-    ``tables`` are table files to describe (default: ``*.lut.json`` in the current directory).
+    ``tables`` are table files to describe (default: ``*.lut.json`` in the current directory);
+    one of them missing or unreadable is an error, while a file found by the default pattern
+    that cannot be read is listed as unreadable.
     """
     rows = [("local-cpu", "measured", MeasuredDevice("local-cpu", MeasuredOptions()).source())]
     if torch.cuda.is_available():
@@ -27,9 +29,12 @@ def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, st
     )
     for path in paths:
         try:
-            device = LutDevice(Path(path).name, LutOptions(path=path))
+            options = validate_section(LutOptions, {"path": path}, "")
+            device = LutDevice(Path(path).name, options)  # type: ignore[arg-type]
             rows.append((path, "lut", device.source()))
         except (DppnasError, ValueError) as err:
+            if tables is not None:
+                raise DppnasError(str(err).splitlines()[0]) from None
             rows.append((path, "lut", f"unreadable: {str(err).splitlines()[0]}"))
     if not paths:
         rows.append(

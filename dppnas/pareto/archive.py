@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dppnas.atomic import atomic_writer
-from dppnas.errors import DppnasError
+from dppnas.errors import DppnasError, short_text
 from dppnas.pareto import indicators
 from dppnas.pareto.objectives import Objective, objective_values
 
@@ -256,8 +256,14 @@ class ParetoArchive:
     def load(cls, path: str | Path) -> ParetoArchive:
         """The archive saved at ``path``, with the objectives it was saved with."""
         data = _read(Path(path))
-        archive = cls([Objective.model_validate(o) for o in data["objectives"]])
-        archive._fill(data)
+        try:
+            archive = cls([Objective.model_validate(o) for o in data["objectives"]])
+            archive._fill(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # edited or foreign
+            raise DppnasError(
+                f"{path}: malformed Pareto archive ({type(err).__name__}: "
+                f"{short_text(str(err).splitlines()[0] if str(err) else '', 80)})"
+            ) from None
         archive.path = Path(path)
         return archive
 
@@ -306,9 +312,11 @@ def _describe(objectives: Sequence[Objective]) -> str:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DppnasError(f"{path}: cannot read the Pareto archive ({err})") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise DppnasError(
+            f"{path}: cannot read the Pareto archive ({short_text(str(err), 100)})"
+        ) from None
     if not isinstance(data, dict) or "objectives" not in data:
         raise DppnasError(f"{path}: not a Pareto archive (no 'objectives' key)")
     return data

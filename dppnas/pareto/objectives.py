@@ -20,10 +20,34 @@ class Objective(BaseModel):
     (accuracy 0-1, latency ms, energy mJ, FLOPs per image, parameters).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     metric: str
     mode: Literal["min", "max"]
     ref: float
+
+    @property
+    def label(self) -> str:
+        """An axis label with the unit and the direction: ``latency/jetson (ms, lower is
+        better)``."""
+        unit = metric_unit(self.metric)
+        better = "higher" if self.mode == "max" else "lower"
+        return f"{self.metric} ({unit + ', ' if unit else ''}{better} is better)"
+
+
+def metric_unit(metric: str) -> str:
+    """The unit of a metric a trial reports (DESIGN section 3); empty when unknown."""
+    if metric.startswith("latency/"):
+        return "ms"
+    if metric.startswith("energy/"):
+        return "mJ"
+    if metric.endswith("accuracy"):
+        return "0-1"
+    return {"flops": "FLOPs per image", "params": "parameters"}.get(metric, "")
+
+
+def is_fraction(metric: str) -> bool:
+    """Whether ``metric`` is an accuracy (a fraction 0-1, shown with fixed decimals)."""
+    return metric.endswith("accuracy")
 
 
 def finite_values(metrics: Mapping[str, Any], names: Sequence[str]) -> list[float] | None:

@@ -23,7 +23,7 @@ def front_figure(
     """A matplotlib figure (Agg, no display needed): final results on objectives ``x``, ``y``.
 
     Dominated results are grey, the front blue, results of trials stopped early hollow grey
-    (``partial``), the ``knee`` a red star, handcrafted ``references`` (name, flattened metrics)
+    (``partial``), the ``knee`` ringed in red, handcrafted ``references`` (name, flattened metrics)
     labelled black crosses. With two objectives the front is joined by a line; with more, front
     points of the full objective set need not be non-dominated on this pair, so they are only
     marked. With one objective the second axis is the trial index.
@@ -55,7 +55,18 @@ def front_figure(
     ax.scatter(fx, fy, color="tab:blue", s=28, zorder=3, label=f"front ({len(fx)})")
     if knee is not None:
         kx, ky = xy([knee])
-        ax.scatter(kx, ky, marker="*", color="tab:red", s=160, zorder=4, label="knee")
+        # a ring around the point, which stays visible inside it
+        ax.scatter(
+            kx,
+            ky,
+            marker="o",
+            s=150,
+            facecolors="none",
+            edgecolors="tab:red",
+            linewidths=1.5,
+            zorder=4,
+            label="knee",
+        )
     for name, metrics in references:
         rx, ry = metrics.get(xo.metric), metrics.get(yo.metric) if yo else None
         if _number(rx) and _number(ry):
@@ -63,8 +74,8 @@ def front_figure(
             ax.annotate(name, (rx, ry), textcoords="offset points", xytext=(5, 5), fontsize=7)
     if references:
         ax.scatter([], [], marker="X", color="black", label="references (same recipe)")
-    ax.set_xlabel(f"{xo.metric} ({xo.mode})")
-    ax.set_ylabel(f"{yo.metric} ({yo.mode})" if yo else "trial")
+    ax.set_xlabel(xo.label)
+    ax.set_ylabel(yo.label if yo else "trial")
     ax.set_title(f"{title}: hypervolume {archive.hypervolume():.4g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")

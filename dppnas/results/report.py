@@ -53,7 +53,7 @@ def front_rows(run: RunResults, knee: ArchiveEntry | None) -> tuple[list[str], l
     columns = ["rank", "trial", *metrics, "knee", "architecture"]
     rows = [
         [str(rank), e.trial_id]
-        + [fmt_cell(e.metrics.get(m)) for m in metrics]
+        + [fmt_cell(e.metrics.get(m), m) for m in metrics]
         + ["*" if e is knee else "", _describe(e)]
         for rank, e in enumerate(run.front())
     ]
@@ -144,13 +144,15 @@ def _budget_line(pick: BudgetPick, entry: ArchiveEntry | None, accuracy: str) ->
     if entry is None:
         return head + "nothing fits"
     return (
-        f"{head}trial {entry.trial_id}, {accuracy} {fmt_cell(entry.metrics[accuracy])}, "
+        f"{head}trial {entry.trial_id}, {accuracy} {fmt_cell(entry.metrics[accuracy], accuracy)}, "
         f"{pick.cost} {fmt_cell(entry.metrics[pick.cost])}"
     )
 
 
 def _reference_line(name: str, metrics: dict[str, Any], objectives: list[Objective]) -> str:
-    values = ", ".join(f"{o.metric} {fmt_cell(metrics.get(o.metric))}" for o in objectives)
+    values = ", ".join(
+        f"{o.metric} {fmt_cell(metrics.get(o.metric), o.metric)}" for o in objectives
+    )
     return f"reference {name} (same recipe): {values}, params {fmt_cell(metrics.get('params'))}"
 
 

@@ -240,8 +240,9 @@ class ParetoArchiveCallback(Callback):
     def _hparams(self) -> None:
         """TensorBoard's HPARAMS view: one run per final trial under ``RUN/hparams``.
 
-        Hyperparameters are the architecture decisions (``arch/<decision>``), metrics the
-        objectives, so the whole search can be filtered and sorted in TensorBoard.
+        Hyperparameters are those of :func:`hyperparameters` (the architecture decisions
+        ``arch/<decision>``, or a flat ``param_space``'s keys), metrics the objectives, so the
+        whole search can be filtered and sorted in TensorBoard.
         """
         if self._writer_failed or self._archive is None or self.path is None:
             return
@@ -249,8 +250,7 @@ class ParetoArchiveCallback(Callback):
 
         with SummaryWriter(log_dir=str(self.path / HPARAMS_SUBDIR)) as writer:
             for entry in self._archive.entries:
-                arch = flatten_dict({"arch": dict(entry.config.get("arch", {}))})
-                hparams = {k: v for k, v in arch.items() if isinstance(v, int | float | str | bool)}
+                hparams = hyperparameters(entry.config)
                 metrics = {o.metric: float(entry.metrics[o.metric]) for o in self.objectives}
                 writer.add_hparams(hparams, metrics, run_name=str(entry.trial_id))
 
@@ -272,3 +272,15 @@ class ParetoArchiveCallback(Callback):
             except Exception:
                 log.exception("Pareto archive: closing TensorBoard writer failed")
             self._writer = None
+
+
+def hyperparameters(config: dict[str, Any]) -> dict[str, int | float | str | bool]:
+    """A trial config's hyperparameters for TensorBoard's HPARAMS view, flattened to
+    ``a/b`` keys with scalar values: the architecture decisions under ``arch`` when the
+    config has them (dppnas's trials, whose other sections are the same for every trial),
+    otherwise the whole config (a Tune user's flat ``param_space``)."""
+    arch = config.get("arch")
+    chosen = {"arch": dict(arch)} if isinstance(arch, dict) else dict(config)
+    return {
+        k: v for k, v in flatten_dict(chosen).items() if isinstance(v, int | float | str | bool)
+    }

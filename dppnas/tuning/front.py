@@ -8,11 +8,12 @@ from them when the archive file is missing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from dppnas.pareto import Objective, ParetoArchive
+from dppnas.pareto.objectives import is_fraction
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,11 @@ class Outcome(Protocol):
     config: dict[str, Any]
 
 
-def fmt_cell(value: Any) -> str:
-    """A table cell: floats to 4 significant digits, None empty."""
+def fmt_cell(value: Any, metric: str = "") -> str:
+    """A table cell: accuracies with 4 decimals (``1.0000`` beside ``0.9792``), other floats
+    to 4 significant digits, None empty."""
+    if is_fraction(metric) and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.4f}"
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
@@ -52,7 +56,7 @@ def format_table(
     columns += [m for m in extra if m not in columns]
     rows = [
         [o.trial_id]
-        + [fmt_cell(o.metrics.get(c)) for c in columns[1:]]
+        + [fmt_cell(o.metrics.get(c), c) for c in columns[1:]]
         + ([describe(o.config.get("arch", {}))] if describe else [])
         for o in front
     ]
@@ -61,8 +65,19 @@ def format_table(
     return text_table(columns, rows)
 
 
+def completed(metrics: Mapping[str, Any]) -> bool:
+    """Whether a trial's last result ends it: Tune marks it ``done`` (also when a scheduler
+    stopped the trial), or it is ``final`` (the full budget; a trial restored from an older
+    snapshot may lack ``done``). A trial cut short by Ctrl-C has neither."""
+    return bool(metrics.get("done", False) or metrics.get("final", False))
+
+
 def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> ParetoArchive:
-    """Add Tune ``Result`` objects the archive does not hold yet (errored trials skipped)."""
+    """Add Tune ``Result`` objects of completed trials the archive does not hold yet.
+
+    Errored trials are skipped, and so are trials that did not complete (:func:`completed`):
+    one interrupted by Ctrl-C is resumed later, not archived. A result without ``final``
+    (DESIGN section 3) did not reach its full budget."""
     from ray.tune.utils import flatten_dict
 
     for result in results:
@@ -72,10 +87,10 @@ def add_missing_results(archive: ParetoArchive, results: Iterable[Any]) -> Paret
         trial_id = str(
             metrics.get("trial_id", result.path.rsplit("/", 1)[-1] if result.path else "?")
         )
-        if trial_id in archive or not metrics:
+        if trial_id in archive or not metrics or not completed(metrics):
             continue
         metrics = {k: v for k, v in metrics.items() if not k.startswith("config/")}
-        final = bool(metrics.get("final", True))
+        final = bool(metrics.get("final", False))
         archive.add(trial_id, dict(result.config or {}), metrics, final=final, save=False)
     return archive
 

@@ -55,6 +55,7 @@ class MOASHA(FIFOScheduler):
         if grace_period > max_t:
             raise ValueError(f"grace_period ({grace_period}) must be <= max_t ({max_t})")
         self._time_attr = time_attr
+        self._warned_time_attr = False
         self._max_t = max_t
         self._reduction_factor = reduction_factor
         self._selection: Selection = selection
@@ -116,6 +117,14 @@ class MOASHA(FIFOScheduler):
         """Stop at ``max_t``; at a new rung, continue only in the rung's top 1/eta."""
         t, vector = self._read(result)
         if t is None:
+            if not self._warned_time_attr:
+                self._warned_time_attr = True
+                log.warning(
+                    "MOASHA: a result of trial %s has no number %r (time_attr); such results "
+                    "never stop a trial",
+                    trial.trial_id,
+                    self._time_attr,
+                )
             return TrialScheduler.CONTINUE
         if t >= self._max_t:
             return TrialScheduler.STOP

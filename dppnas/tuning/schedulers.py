@@ -49,7 +49,10 @@ class MOASHAOptions(BaseModel):
         "nsga2", description="rank within a rung: crowding distance or epsilon-net"
     )
     max_t: PositiveInt | None = Field(None, description="full budget; default train.epochs")
-    time_attr: str = "training_iteration"
+    time_attr: Literal["training_iteration", "time_total_s"] = Field(
+        "training_iteration",
+        description="budget counter every trial reports: epochs done, or seconds trained",
+    )
 
 
 def _moasha(options: BaseModel, objectives: Sequence[Objective], max_t: int) -> Any:

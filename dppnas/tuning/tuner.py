@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
-import pickle
+import pickletools
 import shutil
+import stat
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -152,26 +156,46 @@ SNAPSHOT_FILES = (
 
 def _whole(path: Path) -> bool:
     """Whether a snapshot file reads back completely: JSON, a pickle (Tune's
-    ``search_gen_state-*.json`` is one) or a ``torch.save`` zip (MONAS's searcher state)."""
-    import torch
+    ``search_gen_state-*.json`` is one) or a ``torch.save`` zip (MONAS's searcher state).
 
-    def as_json() -> None:
-        json.loads(path.read_text())
-
-    def as_pickle() -> None:
-        with path.open("rb") as f:
-            pickle.load(f)
-
-    def as_torch() -> None:
-        torch.load(path, weights_only=False)  # the run's own files, as Tune itself loads them
-
-    for load in (as_json, as_pickle, as_torch):
+    Nothing is unpickled: a pickle is walked opcode by opcode up to its STOP (cut short, it
+    has none) and a zip's members are checked against their CRCs, so a file planted by
+    someone else runs no code here.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    try:
+        json.loads(data)
+        return True
+    except ValueError:
+        pass
+    if zipfile.is_zipfile(path):
         try:
-            load()
-            return True
-        except Exception:
-            continue
-    return False
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is None
+        except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+            return False
+    try:
+        last = collections.deque(pickletools.genops(data), maxlen=1)
+        return bool(last) and last[0][0].name == "STOP"
+    except Exception:  # pickletools raises ValueError and others on a cut-short stream
+        return False
+
+
+def _owned_by_user(path: Path, root: Path) -> bool:
+    """Whether ``path`` and every folder between it and ``root`` are this user's own, and
+    none is a symbolic link: the shared temp folder may hold what other users planted."""
+    try:
+        inside = [root / part for part in path.relative_to(root).parents]  # root itself last
+        for entry in (path, *inside):
+            st = entry.lstat()
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+                return False
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def repair_snapshot_files(run_dir: Path, ray_temp_dirs: Sequence[Path] | None = None) -> list[Path]:
@@ -199,7 +223,7 @@ def repair_snapshot_files(run_dir: Path, ray_temp_dirs: Sequence[Path] | None = 
                 for c in root.glob(
                     f"session_*/artifacts/*/{run_dir.name}/driver_artifacts/{path.name}"
                 )
-                if _whole(c)
+                if _owned_by_user(c, root) and _whole(c)
             ]
             if staged:  # the same file name is the same session's: the newest copy is its last
                 tmp = path.with_name(f".{path.name}.repair")
