@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -209,3 +210,108 @@ def test_nb201_search_trains_real_networks(ray_session, tmp_path):
 def test_shipped_nb201_experiments_validate(name):
     exp = load_experiment(f"experiments/{name}.yaml")
     assert exp.search_space.name == "nb201"
+
+
+def test_live_edges_match_reachability_in_the_cell_graph():
+    """The written-out rule against a plain graph search, on all 15,625 cells."""
+    edges = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]
+    for ops in itertools.product(OPS, repeat=6):
+        graph = [(to, src) for (to, src), op in zip(edges, ops, strict=True) if op != "none"]
+        from_input, to_output = {0}, {3}
+        for _ in range(3):
+            from_input |= {to for to, src in graph if src in from_input}
+            to_output |= {src for to, src in graph if to in to_output}
+        expected = tuple(
+            op != "none" and src in from_input and to in to_output
+            for (to, src), op in zip(edges, ops, strict=True)
+        )
+        assert live_edges(ops) == expected, ops
+
+
+# --- the nb201-hw table -----------------------------------------------------------------------
+
+DEVICES_27 = {
+    *(f"{gpu}_{b}" for gpu in ("1080ti", "2080ti", "titan_rtx", "titanx", "titanxp")
+      for b in (1, 32, 256)),
+    "gold_6226", "gold_6240", "silver_4114", "silver_4210r", "raspi4", "pixel3", "eyeriss",
+    "fpga", "pixel2", "samsung_a50", "samsung_s7", "essential_ph_1",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hw():
+    from dppnas.bench.table import load_table
+
+    return load_table("nb201-hw")
+
+
+def test_nb201_hw_declares_its_metrics_and_reference_points(hw):
+    assert len(hw.entries) == 5488 == make_space({"name": "nb201"}).size()
+    assert hw.metric_names[:4] == ["accuracy", "test_accuracy", "params", "flops"]
+    assert {n.removeprefix("latency/") for n in hw.metric_names[4:]} == DEVICES_27
+    for name, metric in hw.metrics.items():
+        values = hw.values(name)
+        assert values.shape == (5488,) and np.isfinite(values).all()
+        worst = values.min() if metric.mode == "max" else values.max()
+        assert metric.ref == worst and metric.mode == ("max" if "accuracy" in name else "min")
+    for name in ("accuracy", "test_accuracy"):
+        assert hw.values(name).min() > 0.09 and hw.values(name).max() < 0.96
+    assert [o.metric for o in hw.objectives] == ["accuracy", "latency/raspi4"]
+    assert hw.reference_point == [hw.metrics["accuracy"].ref, hw.metrics["latency/raspi4"].ref]
+    assert len(hw.true_front()) >= 10 and hw.true_front_hv > 0
+    with pytest.raises(DppnasError, match="not a metric of table nb201-hw"):
+        hw.with_objectives(["accuracy", "latency/jetson"])
+
+
+def test_nb201_hw_values_are_the_csv_rows_and_our_builder(hw):
+    space = hw.space
+    # HW-NAS-Bench's README, architecture 0: raspi4 10.482, pixel3 3.606, eyeriss 3.646, fpga
+    # 2.573 ms
+    text = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    metrics = hw.lookup(space.arch_from_string(text)).metrics()
+    assert metrics["latency/raspi4"] == pytest.approx(10.482, abs=1e-3)
+    assert metrics["latency/pixel3"] == pytest.approx(3.606, abs=1e-3)
+    assert metrics["latency/eyeriss"] == pytest.approx(3.646, abs=1e-3)
+    assert metrics["latency/fpga"] == pytest.approx(2.573, abs=1e-3)
+    conv3 = hw.lookup(arch(*["nor_conv_3x3"] * 6))
+    assert conv3.params == 1_531_546 == hw.values("params").max()
+    # any encoding of an architecture finds its entry: a dead conv changes nothing
+    dead = arch("nor_conv_3x3", "nor_conv_3x3", "none", "none", "skip_connect", "none")
+    live = arch("nor_conv_3x3", "none", "none", "none", "skip_connect", "none")
+    assert hw.lookup(dead) is hw.lookup(live)
+    for entry in hw.entries[::499]:  # params and FLOPs are the builder's own counts
+        from dppnas.complexity import count_flops
+
+        model = space.build(entry.arch, (3, 32, 32), 10)
+        assert (entry.params, entry.flops) == (count_params(model), count_flops(model, (3, 32, 32)))
+
+
+def test_objectives_are_chosen_among_the_metrics(hw):
+    panacea = hw.with_objectives(
+        ["accuracy", "latency/raspi4", "latency/pixel3", "latency/titan_rtx_1"]
+    )
+    assert [o.metric for o in hw.objectives] == ["accuracy", "latency/raspi4"]  # unchanged
+    assert panacea.points().shape == (5488, 4)
+    assert panacea.reference_point[3] == hw.values("latency/titan_rtx_1").max()
+    assert len(panacea.true_front()) > len(hw.true_front())
+    # a 4-objective front holds every 2-objective front's points
+    two = {e.index for e in hw.true_front_entries()}
+    assert two <= {e.index for e in panacea.true_front_entries()}
+    costs = hw.cell_costs([space_genotype(hw, e) for e in hw.entries[:3]])
+    assert set(costs) == set(hw.metric_names) - {"accuracy", "test_accuracy"}
+    assert costs["latency/raspi4"] == [e.values["latency/raspi4"] for e in hw.entries[:3]]
+
+
+def space_genotype(table, entry):
+    return table.space.decode(entry.arch)
+
+
+def test_replay_reports_every_device_latency(hw):
+    from dppnas.bench.replay import _metrics
+
+    entry = hw.entries[100]
+    report = _metrics(entry, 1)
+    assert report["final"] is True and report["epochs"] == 1
+    assert report["accuracy"] == entry.val_accuracy[0] and report["test_accuracy"] < 1
+    assert set(report["latency"]) == DEVICES_27
+    assert report["latency"]["gold_6226"] == entry.values["latency/gold_6226"]

@@ -92,18 +92,15 @@ def cell_key(ops: Sequence[str]) -> str:
     """The canonical key of a cell (see the module docstring): equal keys, one network."""
     live = live_edges(ops)
     terms: list[tuple[str, ...]] = [("x",), (), (), ()]
+    counts = dict.fromkeys(NB201_OPS[1:], 0)
     for (to, src), op, alive in zip(NB201_EDGES, ops, live, strict=True):
-        if not alive:
-            continue
-        if op == "skip_connect":
-            terms[to] = terms[to] + terms[src]
-        else:
-            terms[to] = (*terms[to], f"{op}({'+'.join(sorted(terms[src]))})")
-    counts = ",".join(
-        str(sum(alive and o == op for o, alive in zip(ops, live, strict=True)))
-        for op in NB201_OPS[1:]
-    )
-    return "+".join(sorted(terms[3])) + f"|{counts}"
+        if alive:
+            counts[op] += 1
+            if op == "skip_connect":
+                terms[to] += terms[src]
+            else:
+                terms[to] += (op + "(" + "+".join(sorted(terms[src])) + ")",)
+    return "+".join(sorted(terms[3])) + "|" + ",".join(map(str, counts.values()))
 
 
 @functools.cache
