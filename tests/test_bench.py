@@ -155,7 +155,15 @@ def test_two_seed_compare_writes_the_results_json(tiny_table, tmp_path):
             "evals_to",
             "epochs_to",
             "epochs_used",
+            "log_hv_regret",
+            "front_found",
+            "log_hv_regret_curve",
         }
+        assert len(r["log_hv_regret"]) == len(r["front_found"]) == 2
+        for ratio, regret in zip(r["hv_ratio"], r["log_hv_regret"], strict=True):
+            assert regret == pytest.approx(max(-6.0, np.log10(max(1 - ratio, 1e-6))))
+        assert all(0 <= f <= 1 for f in r["front_found"])
+        assert len(r["log_hv_regret_curve"]) == 6
         assert len(r["hv_ratio"]) == 2 and all(0 < v <= 1 + 1e-9 for v in r["hv_ratio"])
         assert r["epochs_used"] == [18, 18]  # 6 trials x 3 epochs, nothing stopped early
         curve = np.array(r["hv_curve"])
@@ -244,3 +252,25 @@ def test_monas_on_the_shipped_table_approaches_the_front():
     assert len({id(e) for e in entries}) == 100
     ratio = table.hypervolume(table.points(entries)) / table.true_front_hv
     assert ratio >= 0.95
+
+
+def test_direct_engine_replays_what_tune_runs(tiny_table, tmp_path):
+    """``--engine direct`` drives the same searchers without Ray: random search draws the
+    same architectures as Tune's BasicVariantGenerator with the same seed."""
+    _, path = tiny_table
+    runs = {
+        engine: compare(
+            str(path),
+            ["random"],
+            budget=6,
+            seeds=2,
+            out=tmp_path / f"{engine}.json",
+            log=lambda m: None,
+            engine=engine,
+        )["results"]["random"]
+        for engine in ("tune", "direct")
+    }
+    assert runs["direct"]["hv_ratio"] == pytest.approx(runs["tune"]["hv_ratio"])
+    assert runs["direct"]["front_found"] == runs["tune"]["front_found"]
+    with pytest.raises(DppnasError, match="--engine direct"):
+        compare(str(path), ["random"], 6, 1, scheduler="moasha", engine="direct")

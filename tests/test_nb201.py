@@ -315,3 +315,43 @@ def test_replay_reports_every_device_latency(hw):
     assert report["accuracy"] == entry.val_accuracy[0] and report["test_accuracy"] < 1
     assert set(report["latency"]) == DEVICES_27
     assert report["latency"]["gold_6226"] == entry.values["latency/gold_6226"]
+
+
+def test_bench_compare_picks_objectives_and_reports_regret(hw, tmp_path, capsys):
+    out = tmp_path / "panacea.json"
+    metrics = ["accuracy", "latency/raspi4", "latency/pixel3", "latency/titan_rtx_1"]
+    argv = ["bench", "compare", "--table", "nb201-hw", "--objectives", ",".join(metrics)]
+    argv += ["--searchers", "random", "--budget", "20", "--seeds", "2", "--engine", "direct"]
+    assert main([*argv, "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert {"table", "objectives", "reference_point", "true_front_hv", "budget"} <= set(data)
+    assert [o["metric"] for o in data["objectives"]] == metrics
+    assert data["reference_point"] == [hw.metrics[m].ref for m in metrics]
+    assert f"reference point: {data['reference_point']}" in capsys.readouterr().out
+    r = data["results"]["random"]
+    assert len(r["log_hv_regret"]) == len(r["front_found"]) == 2
+    assert all(-6 <= v < 0 for v in r["log_hv_regret"]) and all(
+        0 <= f < 1 for f in r["front_found"]
+    )
+    assert out.with_suffix(".png").stat().st_size > 0
+
+
+def test_finding_the_whole_front_scores_the_floor(hw):
+    from dppnas.bench.compare import RunTrace, score_trace
+
+    front = hw.true_front_entries()
+    trace = RunTrace(
+        archs=[hw.entries[0].arch] + [e.arch for e in front],
+        epochs=[1] * (len(front) + 1),
+        final=[True] * (len(front) + 1),
+    )
+    score = score_trace(hw, trace, len(front) + 1)
+    assert score["hv_ratio"] == pytest.approx(1.0)
+    assert score["log_hv_regret"] == -6.0 and score["front_found"] == 1.0
+    half = RunTrace(
+        archs=trace.archs[: len(front) // 2 + 1], epochs=trace.epochs, final=trace.final
+    )
+    half.epochs, half.final = half.epochs[: len(half.archs)], half.final[: len(half.archs)]
+    partial = score_trace(hw, half, len(front) + 1)
+    assert partial["front_found"] == pytest.approx((len(front) // 2) / len(front))
+    assert -6 < partial["log_hv_regret"] < 0
