@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/nb201_devices.py --out benchmarks/results/nb201 \
         [--devices report|valid|panacea|NAME,...] [--seeds 20] [--budget 100]
         [--searchers random,nsga2,tpe,monas,monas-pareto] [-s NAME.KEY=VALUE ...] [--tag T]
-        [--beside TAG]   # also show an earlier run (OUT/<setting>[-TAG].json) in the table
+        [--beside TAG,...]   # also show earlier runs (OUT/<setting>[-TAG].json) in the table
 
 For each setting it runs ``dppnas bench compare --engine direct`` (objectives ``accuracy`` and
 ``latency/<device>``; Panacea: ``accuracy, latency/raspi4, latency/pixel3,
@@ -86,15 +86,23 @@ def run_setting(
     return merged
 
 
-def beside(summary: dict[str, Any], out: Path, name: str, tag: str) -> dict[str, Any]:
-    """``summary`` with an earlier run's searchers first (same-named ones relabelled), also
-    written to ``OUT/<setting>-merged.json`` and its PNG."""
+def beside(summary: dict[str, Any], out: Path, name: str, tags: str) -> dict[str, Any]:
+    """``summary`` after earlier runs' searchers (``tags``: comma-separated, '' for the
+    untagged run, oldest first); a label that a later run also has is suffixed with its
+    run's tag ('before' for ''). Written to ``OUT/<setting>-merged.json`` and its PNG."""
     from dppnas.bench.compare import plot_curves
 
-    earlier = json.loads((out / f"{name}{'-' if tag else ''}{tag}.json").read_text())["results"]
-    ours = summary["results"]
-    merged = {(f"{k} ({tag or 'before'})" if k in ours else k): r for k, r in earlier.items()}
-    summary = {**summary, "results": {**merged, **ours}}
+    runs = []
+    for tag in tags.split(","):
+        path = out / f"{name}{'-' if tag else ''}{tag}.json"
+        runs.append((tag, json.loads(path.read_text())["results"]))
+    runs.append((None, summary["results"]))
+    merged: dict[str, Any] = {}
+    for i, (tag, results) in enumerate(runs):
+        later = {label for _, r in runs[i + 1 :] for label in r}
+        for label, r in results.items():
+            merged[f"{label} ({tag or 'before'})" if label in later else label] = r
+    summary = {**summary, "results": merged}
     write_json_atomic(out / f"{name}-merged.json", summary)
     plot_curves(summary, out / f"{name}-merged.png")
     return summary
@@ -139,8 +147,8 @@ def main() -> None:
     parser.add_argument(
         "--beside",
         metavar="TAG",
-        help="also show the results of an earlier run (OUT/<setting>[-TAG].json; '' for "
-        "untagged); its searchers that this run also has are labelled 'NAME (TAG or before)'",
+        help="also show earlier runs (OUT/<setting>[-TAG].json; comma-separated, '' for "
+        "untagged, oldest first); a searcher a later run also has is labelled 'NAME (TAG)'",
     )
     args = parser.parse_args()
     extra: dict[str, dict[str, Any]] = {}
