@@ -84,18 +84,17 @@ class MONASSearcher(Searcher):
             budgets (``constrained``) and the hypervolume reference point (``pareto``).
         reward: ``"mixed"`` or ``"constrained"`` (MONAS), or ``"pareto"`` (ours).
         pareto_scale: ``pareto``'s objective scales: ``"reference"`` divides by ``|ref|``;
-            ``"observed"`` (ours, the default: better on nb201-hw's HELP meta-validation
-            devices, docs/benchmarks.md) maps the best value seen so far to 0 and ``ref`` to
-            1, so that accuracy and latency weigh alike whatever their reference values.
-        alpha: ``mixed``'s accuracy weight in [0, 1] (ours: 0.3, tuned on nb201-hw's HELP
-            meta-validation devices, docs/benchmarks.md; 0.5 before).
+            ``"observed"`` (ours; better on nb201-hw's HELP meta-validation devices,
+            docs/benchmarks.md) maps the best value seen so far to 0 and ``ref`` to 1, so
+            that accuracy and latency weigh alike whatever their reference values.
+        alpha: ``mixed``'s accuracy weight in [0, 1] (ours: 0.5; on nb201-hw 0.3 with
+            ``batch_size`` 4 and ``lr`` 0.03 does better, docs/benchmarks.md).
         budgets: ``constrained``'s budget per metric (same units); cost metrics not listed
             default to their ``ref``, max metrics to unconstrained.
         penalty: ``constrained``'s penalty per unit of relative budget violation (ours: 1).
-        batch_size: children per controller update (ours: 4, tuned as ``alpha``; 8 before).
+        batch_size: children per controller update (ours: 8).
         hidden_size: LSTM hidden units and embedding width (ours: 64).
-        lr: Adam learning rate (ours: 0.03, tuned as ``alpha``; 0.01 before; Zoph & Le:
-            0.0006).
+        lr: Adam learning rate (ours: 0.01; Zoph & Le: 0.0006).
         entropy_weight: entropy bonus ``beta``, entropy summed over decisions in nats
             (ours: 0.01).
         baseline_decay: EMA decay per update of the reward baseline and of the advantages'
@@ -128,13 +127,13 @@ class MONASSearcher(Searcher):
         *,
         ref: Sequence[float] | None = None,
         reward: RewardName = "mixed",
-        pareto_scale: Literal["reference", "observed"] = "observed",
-        alpha: float = 0.3,
+        pareto_scale: Literal["reference", "observed"] = "reference",
+        alpha: float = 0.5,
         budgets: Mapping[str, float] | None = None,
         penalty: float = 1.0,
-        batch_size: int = 4,
+        batch_size: int = 8,
         hidden_size: int = 64,
-        lr: float = 0.03,
+        lr: float = 0.01,
         entropy_weight: float = 0.01,
         baseline_decay: float = 0.8,
         normalize_advantage: bool = True,
