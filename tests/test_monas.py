@@ -528,3 +528,27 @@ def test_a_param_space_carrying_a_dppnas_space_is_keyed_by_its_canonical_encodin
     assert resolve_space({"arch": space.tune_space()}).key(first) != resolve_space(
         {"arch": space.tune_space()}
     ).key(other)
+
+
+def test_observed_scale_maps_the_best_values_seen_to_zero_and_ref_to_one():
+    """``pareto_scale: observed``: each objective spans [ideal, ref] -> [0, 1], whatever ref."""
+    objectives = [
+        Objective(metric="accuracy", mode="max", ref=0.1),
+        Objective(metric="latency/x", mode="min", ref=100.0),
+    ]
+    ideal = [0.9, 2.0]
+    z = rewards.normalised_costs([[0.9, 2.0], [0.1, 100.0], [0.5, 51.0]], objectives, ideal)
+    assert z == pytest.approx(np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5]]))
+    # by |ref| instead, accuracy spans 8 units and latency 0.98: one dominates the distances
+    z = rewards.normalised_costs([[0.9, 2.0], [0.1, 100.0]], objectives)
+    assert z[1] - z[0] == pytest.approx([8.0, 0.98])
+    # an ideal no better than ref keeps the |ref| scale
+    assert rewards.normalised_costs([[0.1, 50.0]], objectives, [0.05, 200.0])[0] == pytest.approx(
+        [1.0, 0.5]
+    )
+    front = [[0.9, 50.0], [0.5, 2.0]]
+    knee = rewards.pareto_reward([0.8, 10.0], front, objectives, ideal)
+    assert knee > 0  # non-dominated, inside the box: a hypervolume gain
+    assert rewards.pareto_reward([0.4, 60.0], front, objectives, ideal) < 0
+    with pytest.raises(ValueError, match="pareto_scale"):
+        MONASSearcher(metric=["a", "b"], mode=["max", "min"], pareto_scale="range")

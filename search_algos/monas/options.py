@@ -17,6 +17,11 @@ class MONASOptions(BaseModel):
     reward: Literal["mixed", "constrained", "pareto"] = Field(
         "mixed", description="MONAS's mixed / constrained reward, or ours: pareto"
     )
+    pareto_scale: Literal["reference", "observed"] = Field(
+        "reference",
+        description="pareto: objectives scaled by |ref| (reference) or by the range from the "
+        "best value seen to ref (observed; ours)",
+    )
     alpha: float = Field(0.5, ge=0, le=1, description="mixed: accuracy weight")
     budgets: dict[str, float] = Field(
         default_factory=dict,

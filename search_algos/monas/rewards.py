@@ -28,18 +28,27 @@ def _scale(value: float) -> float:
     return abs(value) if value != 0 else 1.0
 
 
-def normalised_costs(points: ArrayLike, objectives: Sequence[Objective]) -> np.ndarray:
+def normalised_costs(
+    points: ArrayLike, objectives: Sequence[Objective], ideal: ArrayLike | None = None
+) -> np.ndarray:
     """Points as costs to minimise, each objective scaled so that its ``ref`` maps to 1.
 
-    ``z = 1 + s * (v - ref) / |ref|`` with ``s = +1`` for a min objective and ``-1`` for a max
-    one (``|ref|`` taken as 1 when ``ref`` is 0). A cost becomes ``v / ref``; an accuracy with
-    ``ref = 0`` becomes ``1 - accuracy`` (the error rate). The reference point is all ones,
-    so hypervolumes and distances are unit-free.
+    Without ``ideal``: ``z = 1 + s * (v - ref) / |ref|`` with ``s = +1`` for a min objective
+    and ``-1`` for a max one (``|ref|`` taken as 1 when ``ref`` is 0). A cost becomes
+    ``v / ref``; an accuracy with ``ref = 0`` becomes ``1 - accuracy`` (the error rate).
+    With ``ideal`` (one value per objective, better than ``ref``; ours): ``ideal`` maps to 0
+    and ``ref`` to 1, so that every objective spans the same unit range whatever its
+    reference value (an objective whose ideal is not better than its ref keeps the
+    ``|ref|`` scale). The reference point is all ones, so hypervolumes and distances are
+    unit-free.
     """
     array = np.asarray(points, dtype=float).reshape(-1, len(objectives))
     ref = np.array([o.ref for o in objectives], dtype=float)
     sign = np.array([1.0 if o.mode == "min" else -1.0 for o in objectives])
     scale = np.array([_scale(o.ref) for o in objectives])
+    if ideal is not None:
+        span = sign * (ref - np.asarray(ideal, dtype=float))
+        scale = np.where(span > 0, span, scale)
     return 1.0 + sign * (array - ref) / scale
 
 
@@ -97,12 +106,16 @@ def constrained_reward(
 
 
 def pareto_reward(
-    values: Sequence[float], front: ArrayLike, objectives: Sequence[Objective]
+    values: Sequence[float],
+    front: ArrayLike,
+    objectives: Sequence[Objective],
+    ideal: ArrayLike | None = None,
 ) -> float:
     """Ours: how much a child improves the current front, in normalised units.
 
-    Points are first mapped by :func:`normalised_costs` (reference point all ones). ``front``
-    holds the final results seen so far (any points: only the non-dominated ones count).
+    Points are first mapped by :func:`normalised_costs` (reference point all ones; with
+    ``ideal``, the best value seen per objective at 0). ``front`` holds the final results
+    seen so far (any points: only the non-dominated ones count).
 
     * A child that no point of the front weakly dominates and that lies inside the reference
       box earns its hypervolume contribution ``HV(F + {z}) - HV(F)`` (moocore), raised to the
@@ -112,8 +125,8 @@ def pareto_reward(
     * A non-dominated child outside the reference box earns minus its distance to the box.
     """
     m = len(objectives)
-    z = normalised_costs(values, objectives)[0]
-    points = normalised_costs(front, objectives)
+    z = normalised_costs(values, objectives, ideal)[0]
+    points = normalised_costs(front, objectives, ideal)
     if len(points):
         points = points[np.asarray(moocore.is_nondominated(points), dtype=bool)]
         dominated_by = np.all(points <= z, axis=1)
