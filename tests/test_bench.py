@@ -243,6 +243,7 @@ MONAS_THRESHOLD = RANDOM_P1
 #: MONAS's settings measured on nb201-hw's validation devices (docs/benchmarks.md)
 NB201_MONAS = {"alpha": 0.3, "batch_size": 4, "lr": 0.03}
 
+
 def test_a_damaged_spec_file_is_one_clear_error_and_a_new_one_is_written_whole(tmp_path):
     build = TableBuild(TableSpec.model_validate(SPEC), root=tmp_path)
     spec_file = build.dir / "spec.json"
