@@ -550,5 +550,5 @@ def test_observed_scale_maps_the_best_values_seen_to_zero_and_ref_to_one():
     knee = rewards.pareto_reward([0.8, 10.0], front, objectives, ideal)
     assert knee > 0  # non-dominated, inside the box: a hypervolume gain
     assert rewards.pareto_reward([0.4, 60.0], front, objectives, ideal) < 0
-    with pytest.raises(ValueError, match="pareto_scale"):
+    with pytest.raises(DppnasError, match="pareto_scale"):
         MONASSearcher(metric=["a", "b"], mode=["max", "min"], pareto_scale="range")
