@@ -1,6 +1,6 @@
 """``dppnas bench build``: train EVERY architecture of a reduced space once, into a table.
 
-Resumable: progress lives in ``bench_builds/NAME/`` (``spec.json``, ``latency.jsonl``,
+Resumable: progress lives in ``data/table_builds/NAME/`` (``spec.json``, ``latency.jsonl``,
 ``results.jsonl``, one JSON line per finished architecture, appended and fsynced), so a
 stopped build continues where it left off and recomputes nothing. When every architecture
 is done, the table is compiled to ``dppnas/bench/data/NAME.json.gz``.
@@ -37,7 +37,7 @@ from dppnas.paths import check_output_folder
 from dppnas.spaces import make_space
 
 DATA_DIR = Path(__file__).parent / "data"
-BUILD_ROOT = Path("bench_builds")
+BUILD_ROOT = Path("data/table_builds")
 FORMAT_VERSION = 1
 
 
