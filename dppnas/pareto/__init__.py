@@ -12,8 +12,6 @@ from dppnas.pareto.objectives import Objective, non_dominated_mask, objective_va
 from dppnas.pareto.selection import (
     epsilon_net_order,
     rank_and_crowding_order,
-    select_by_epsilon_net,
-    select_by_rank_and_crowding,
     selection_order,
 )
 
@@ -30,8 +28,6 @@ __all__ = [
     "non_dominated_rank",
     "objective_values",
     "rank_and_crowding_order",
-    "select_by_epsilon_net",
-    "select_by_rank_and_crowding",
     "selection_order",
     "to_minimisation",
 ]

@@ -78,17 +78,3 @@ def selection_order(
     if selection == "epsnet":
         return epsilon_net_order(points, maximise)
     raise ValueError(f"unknown selection {selection!r}; use 'nsga2' or 'epsnet'")
-
-
-def select_by_rank_and_crowding(points: ArrayLike, maximise: Sequence[bool], k: int) -> np.ndarray:
-    """Indices of the ``k`` points NSGA-II keeps: whole fronts, the last one cut by crowding.
-
-    ``points`` is ``(n, m)`` in the objectives' own directions; ``maximise`` one bool per column.
-    Returns at most ``k`` indices, best first.
-    """
-    return rank_and_crowding_order(points, maximise)[: max(k, 0)]
-
-
-def select_by_epsilon_net(points: ArrayLike, maximise: Sequence[bool], k: int) -> np.ndarray:
-    """Indices of ``k`` points by non-dominated rank, then epsilon-net spread, best first."""
-    return epsilon_net_order(points, maximise)[: max(k, 0)]
