@@ -70,14 +70,9 @@ def read_fewshot_measurements(path: str | Path) -> list[tuple[dict[str, Any], fl
     return [(arch, ms, mj) for (arch, ms), mj in zip(rows, energies, strict=True)]
 
 
-def _arch_index(reference: ReferenceLatencies) -> dict[tuple[tuple[str, Any], ...], int]:
-    return {tuple(sorted(a.items())): i for i, a in enumerate(reference.archs)}
-
-
 @functools.lru_cache(maxsize=4)
-def _reference(table: str) -> tuple[ReferenceLatencies, dict[tuple[tuple[str, Any], ...], int]]:
-    reference = load_reference_latencies(table)
-    return reference, _arch_index(reference)
+def _reference(table: str) -> ReferenceLatencies:
+    return load_reference_latencies(table)
 
 
 def architecture_features(
@@ -85,10 +80,10 @@ def architecture_features(
 ) -> dict[str, np.ndarray]:
     """The reference table's features (``latency/<device>``, ``flops``, ``ops/...``) of
     ``archs``; a clear error for an architecture the table does not hold."""
-    reference, index = _reference(table)
+    reference = _reference(table)
     rows = []
     for n, arch in enumerate(archs, start=1):
-        row = index.get(tuple(sorted(arch.items())))
+        row = reference.row_of(arch)
         if row is None:
             raise DppnasError(
                 f"{where}: architecture {n} ({json.dumps(dict(arch), sort_keys=True)}) is not "
@@ -112,7 +107,7 @@ def build_fewshot(
 
     rows = read_fewshot_measurements(measurements)
     archs = [arch for arch, _, _ in rows]
-    reference, _ = _reference(table)
+    reference = _reference(table)
     refs = list(references) if references is not None else reference.devices
     unknown = [r for r in refs if r not in reference.latencies]
     if unknown:

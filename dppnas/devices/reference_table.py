@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ class ReferenceLatencies:
     features: dict[str, np.ndarray]
     latencies: dict[str, np.ndarray]
     source: str
+    #: the row of an architecture (``None`` when the table does not hold it)
+    row_of: Callable[[Mapping[str, Any]], int | None]
 
     @property
     def devices(self) -> list[str]:
@@ -75,22 +77,39 @@ def _from_csv(path: Path) -> ReferenceLatencies:
         }
     except ValueError as err:
         raise DppnasError(f"{path}: {err}") from None
-    return ReferenceLatencies(archs, _free_features(archs, extra), latencies, str(path))
+    index = {_exact_key(a): i for i, a in enumerate(archs)}
+    return ReferenceLatencies(
+        archs,
+        _free_features(archs, extra),
+        latencies,
+        str(path),
+        lambda arch: index.get(_exact_key(arch)),
+    )
+
+
+def _exact_key(arch: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(arch.items()))
 
 
 def _from_table(name: str) -> ReferenceLatencies:
     from dppnas.bench.table import load_table
 
     table = load_table(name)
-    entries = table.entries
-    metrics = [e.metrics() for e in entries]
-    devices = sorted(k.split("/", 1)[1] for k in metrics[0] if k.startswith("latency/"))
-    archs = [dict(e.arch) for e in entries]
-    latencies = {d: np.array([m[f"latency/{d}"] for m in metrics], float) for d in devices}
-    extra = {
-        k: np.array([m[k] for m in metrics], float) for k in ("flops", "params") if k in metrics[0]
-    }
-    return ReferenceLatencies(archs, _free_features(archs, extra), latencies, table.source)
+    names = table.metric_names
+    devices = [n.split("/", 1)[1] for n in names if n.startswith("latency/")]
+    if not devices:
+        raise DppnasError(f"table {table.name}: no latency/<device> metrics to transfer between")
+    archs = [dict(e.arch) for e in table.entries]
+    extra = {k: table.values(k) for k in ("flops", "params") if k in names}
+    latencies = {d: table.values(f"latency/{d}") for d in devices}
+
+    def row_of(arch: Mapping[str, Any]) -> int | None:
+        try:
+            return table.lookup(arch).index  # any encoding: canonicalised by the table's space
+        except (DppnasError, KeyError, ValueError, TypeError):
+            return None
+
+    return ReferenceLatencies(archs, _free_features(archs, extra), latencies, table.source, row_of)
 
 
 def load_reference_latencies(name_or_path: str) -> ReferenceLatencies:
