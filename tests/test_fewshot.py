@@ -249,7 +249,9 @@ def synthetic_reference(monkeypatch):
 
 def test_latency_eval_scores_a_synthetic_device_exactly(tiny_lut, synthetic_reference):
     space, path = tiny_lut
-    synthetic_reference["fn"] = lambda p: 1.08 * p  # every prediction 1/1.08 of the truth: 7.4 % low
+    synthetic_reference["fn"] = lambda p: (
+        1.08 * p
+    )  # every prediction 1/1.08 of the truth: 7.4 % low
     result = evaluate_table(path, space, n=12, seed=1, rounds=2, log=lambda m: None)
     assert result["within_10pct"] == 1.0 and result["within_5pct"] == 0.0
     assert result["mape"] == pytest.approx(100 * (1 - 1 / 1.08), rel=1e-6)
