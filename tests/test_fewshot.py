@@ -296,3 +296,40 @@ def tiny_lut(tmp_path_factory):
     path = tmp_path_factory.mktemp("lut") / "tiny.lut.json"
     table.save(path)
     return space, path
+
+
+def test_fewshot_from_module_features_of_any_space(tiny_lut, tmp_path, capsys):
+    """--space: FLOPs, params and a profiled reference table's sum, read from the network
+    itself; a target twice as slow as the reference plus 0.1 ms is recovered exactly."""
+    from dppnas.devices.lut import LutDevice, LutOptions
+    from dppnas.devices.profile import build_deployed, sample_architectures
+
+    space, lut_path = tiny_lut
+    reference = LutDevice("ref", LutOptions(path=str(lut_path)))
+    archs = sample_architectures(space, 16, seed=4)
+
+    def truth(arch):
+        return (
+            2.0 * reference.latency_ms(build_deployed(space, arch, (1, 8, 8), 10), (1, 8, 8)) + 0.1
+        )
+
+    measured = tmp_path / "m.csv"
+    with measured.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["arch", "latency_ms"])
+        for arch in archs[:10]:
+            writer.writerow([json.dumps(arch), truth(arch)])
+    out = tmp_path / "t.fewshot.json"
+    argv = ["fewshot", "--measurements", str(measured), "--space", "dpp"]
+    for key, value in space.config().items():
+        if key != "name":
+            argv += ["-o", f"{key}={json.dumps(value)}"]
+    argv += ["--references", str(lut_path), "--input-shape", "1,8,8", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    device = make_device("t", {"kind": "fewshot", "path": str(out)})
+    assert not device.provides_energy
+    for arch in archs[10:]:
+        model = build_deployed(space, arch, (1, 8, 8), 10)
+        assert device.latency_ms(model, (1, 8, 8)) == pytest.approx(truth(arch), rel=1e-3)
+    with pytest.raises(DppnasError, match="fitted at input"):
+        device.latency_ms(build_deployed(space, archs[0], (1, 16, 16), 10), (1, 16, 16))

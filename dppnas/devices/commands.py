@@ -43,12 +43,24 @@ def add_commands(sub) -> None:
         required=True,
         help="CSV with columns arch (JSON), latency_ms and optionally energy_mj",
     )
+    source = fewshot.add_mutually_exclusive_group(required=True)
+    source.add_argument("--table", help="reference table (e.g. nb201-hw) or nb201-hw style CSV")
+    source.add_argument("--space", help="or: features from the networks of this space")
     fewshot.add_argument(
-        "--table", default=DEFAULT_TABLE, help="reference table name or nb201-hw style CSV"
+        "-o",
+        "--space-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a space option (VALUE is YAML), with --space",
     )
     fewshot.add_argument(
-        "--references", help="comma-separated reference devices (default: all of the table)"
+        "--references",
+        help="comma-separated reference devices of --table (default: all of them), or latency "
+        "tables (.lut.json) of profiled reference devices with --space",
     )
+    fewshot.add_argument("--input-shape", help="C,H,W measured at (with --space)")
+    fewshot.add_argument("--num-classes", type=int, default=10, help="with --space")
     fewshot.add_argument("--device-name", default="target", help="name recorded in the file")
     fewshot.add_argument("--out", required=True, help="device file, e.g. phone.fewshot.json")
     fewshot.set_defaults(handler=_cmd_fewshot)
@@ -91,10 +103,20 @@ def _cmd_latency_transfer(args: argparse.Namespace) -> int:
 
 
 def _cmd_fewshot(args: argparse.Namespace) -> int:
+    from dppnas.cli import _input_shape, _space_options
     from dppnas.devices.fewshot_device import build_fewshot, save_fewshot
 
     refs = _names(args.references, "--references") if args.references else None
-    device = build_fewshot(args.measurements, args.table, refs, device=args.device_name)
+    space = {"name": args.space, **_space_options(args.space_option)} if args.space else None
+    device = build_fewshot(
+        args.measurements,
+        args.table,
+        refs,
+        device=args.device_name,
+        space=space,
+        input_shape=_input_shape(args.input_shape) if args.input_shape else None,
+        num_classes=args.num_classes,
+    )
     save_fewshot(device, Path(args.out))
     m = device.latency
     energy = f"; energy {device.energy.label}" if device.energy else ""

@@ -1,11 +1,16 @@
-"""``fewshot``: a device known from N measured architectures and a reference latency table.
+"""``fewshot``: a device known from N measured architectures (and free features of any other).
 
 ``dppnas fewshot`` fits :class:`~dppnas.devices.fewshot.FewShotModel` s (latency, and energy
-where the measurements have it) to the user's N measurements on the target, with the reference
-table's features of the same architectures (other devices' latencies, FLOPs, params, op
-counts), and writes them as versioned JSON (no pickles). In an experiment the device is
-``{kind: fewshot, path: FILE}``; it predicts any architecture the reference table covers.
-Every value is an estimate (labelled so).
+where the measurements have it) to the user's N measurements on the target, and writes them as
+versioned JSON (no pickles). The features come from one of two sources:
+
+* a **reference table** (``--table nb201-hw``): other devices' latencies, FLOPs, params and op
+  counts of the same architecture (looked up by architecture: the device needs ``arch=``);
+* the **network itself** (``--space S``): FLOPs per image, params and, per ``--lut`` table,
+  that profiled reference device's calibrated per-layer sum (ms) - all read from the module,
+  so the device works for any space.
+
+In an experiment the device is ``{kind: fewshot, path: FILE}``. Every value is an estimate.
 """
 
 from __future__ import annotations
@@ -38,8 +43,13 @@ class FewShotFile(BaseModel):
     format: Literal["dppnas-fewshot-device"] = FORMAT
     version: int = VERSION
     device: str = Field(description="the target's name")
-    table: str = Field(description="reference table: shipped name or CSV path")
-    references: list[str] = Field(description="reference devices whose latencies are features")
+    table: str | None = Field(None, description="reference table: shipped name or CSV path")
+    references: list[str] = Field(
+        default_factory=list, description="reference devices (table) or lut files (space)"
+    )
+    space: dict[str, Any] | None = Field(None, description="the space, for module features")
+    input_shape: tuple[int, int, int] | None = Field(None, description="C,H,W (module features)")
+    num_classes: int | None = None
     latency: FewShotModel = Field(description="latency model, ms")
     energy: FewShotModel | None = Field(None, description="energy model, mJ")
     measurements: str = Field(description="the CSV the models were fitted to")
@@ -96,27 +106,73 @@ def architecture_features(
     return features
 
 
+def module_features(
+    model: nn.Module, input_shape: tuple[int, int, int], luts: list[str]
+) -> dict[str, float]:
+    """Features read from a network: ``flops`` (per image), ``params`` and ``lut/<i>`` (the
+    calibrated per-layer sum, ms, of the i-th reference table in ``luts``)."""
+    from dppnas.complexity import count_flops, count_params
+    from dppnas.devices.lut import LutDevice, LutOptions
+
+    features = {
+        "flops": float(count_flops(model, input_shape)),
+        "params": float(count_params(model)),
+    }
+    for i, path in enumerate(luts):
+        lut = LutDevice(f"lut{i}", LutOptions(path=path))
+        features[f"lut/{i}"] = lut.latency_ms(model, input_shape)
+    return features
+
+
 def build_fewshot(
     measurements: str | Path,
-    table: str,
+    table: str | None = None,
     references: list[str] | None = None,
     device: str = "target",
+    *,
+    space: Mapping[str, Any] | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    num_classes: int = 10,
 ) -> FewShotFile:
-    """Fit the latency (and energy) models of ``device`` to its measured architectures."""
+    """Fit the latency (and energy) models of ``device`` to its measured architectures, on a
+    reference ``table``'s features (``references``: its devices to use, default all) or on
+    module features of ``space`` at ``input_shape`` (``references``: lut files)."""
     from dppnas.devices.lut import now_iso
 
+    if (table is None) == (space is None):
+        raise DppnasError("fewshot: give either a reference table (--table) or a space (--space)")
     rows = read_fewshot_measurements(measurements)
     archs = [arch for arch, _, _ in rows]
-    reference = _reference(table)
-    refs = list(references) if references is not None else reference.devices
-    unknown = [r for r in refs if r not in reference.latencies]
-    if unknown:
-        raise DppnasError(
-            f"--references: {', '.join(unknown)} not in {table} (devices: "
-            f"{', '.join(reference.devices)})"
-        )
-    features = architecture_features(table, archs, str(measurements))
-    features = {k: v for k, v in features.items() if not k.startswith("latency/") or k[8:] in refs}
+    refs = list(references or [])
+    if table is not None:
+        reference = _reference(table)
+        refs = refs or reference.devices
+        unknown = [r for r in refs if r not in reference.latencies]
+        if unknown:
+            raise DppnasError(
+                f"--references: {', '.join(unknown)} not in {table} (devices: "
+                f"{', '.join(reference.devices)})"
+            )
+        features = architecture_features(table, archs, str(measurements))
+        features = {
+            k: v for k, v in features.items() if not k.startswith("latency/") or k[8:] in refs
+        }
+    else:
+        from dppnas.devices.profile import build_deployed
+        from dppnas.spaces import make_space
+
+        if input_shape is None:
+            raise DppnasError("--input-shape: required with --space (C,H,W measured at)")
+        built = make_space(dict(space))  # type: ignore[arg-type]
+        per_arch = []
+        for line, arch in enumerate(archs, start=2):
+            try:
+                model = build_deployed(built, arch, input_shape, num_classes)
+            except DppnasError as err:
+                raise DppnasError(f"{measurements}:{line}: {err}") from None
+            per_arch.append(module_features(model, input_shape, refs))
+        features = {k: np.array([f[k] for f in per_arch]) for k in per_arch[0]}
+        space = built.config()
     latency = fit_fewshot(features, [ms for _, ms, _ in rows])
     energies = [mj for _, _, mj in rows]
     energy = None
@@ -128,6 +184,9 @@ def build_fewshot(
         device=device,
         table=table,
         references=refs,
+        space=dict(space) if space is not None else None,
+        input_shape=input_shape if table is None else None,
+        num_classes=num_classes if table is None else None,
         latency=latency,
         energy=energy,
         measurements=str(measurements),
@@ -189,13 +248,28 @@ class FewShotDevice(DeviceModel):
         super().__init__(name, options)
         self.file = load_fewshot(self.options.path)
 
-    def _predict(self, which: FewShotModel, arch: Mapping[str, Any] | None) -> float:
+    def _predict(
+        self,
+        which: FewShotModel,
+        model: nn.Module,
+        input_shape: tuple[int, int, int],
+        arch: Mapping[str, Any] | None,
+    ) -> float:
+        f = self.file
+        if f.table is None:
+            if f.input_shape is not None and tuple(input_shape) != tuple(f.input_shape):
+                raise DppnasError(
+                    f"device {self.name!r} (fewshot) was fitted at input "
+                    f"{','.join(map(str, f.input_shape))}, asked at {','.join(map(str, input_shape))}"
+                )
+            values = module_features(model, input_shape, f.references)
+            return float(which.predict({k: [v] for k, v in values.items()})[0])
         if arch is None:
             raise DppnasError(
                 f"device {self.name!r} (fewshot) predicts from the architecture's entry in "
-                f"{self.file.table}; it was asked without an architecture"
+                f"{f.table}; it was asked without an architecture"
             )
-        features = architecture_features(self.file.table, [arch], f"device {self.name}")
+        features = architecture_features(f.table, [arch], f"device {self.name}")
         return float(which.predict(features)[0])
 
     def latency_ms(
@@ -204,7 +278,7 @@ class FewShotDevice(DeviceModel):
         input_shape: tuple[int, int, int],
         arch: Mapping[str, Any] | None = None,
     ) -> float:
-        return self._predict(self.file.latency, arch)
+        return self._predict(self.file.latency, model, input_shape, arch)
 
     @property
     def provides_energy(self) -> bool:
@@ -221,12 +295,13 @@ class FewShotDevice(DeviceModel):
     ) -> float:
         if self.file.energy is None:
             return super().energy_mj(model, input_shape)
-        return self._predict(self.file.energy, arch)
+        return self._predict(self.file.energy, model, input_shape, arch)
 
     def source(self) -> str:
         f = self.file
         return (
             f"ESTIMATE, few-shot: {f.latency.label} fitted to {f.latency.points} measured "
             f"architectures ({f.measurements}; leave-one-out error ~"
-            f"{(f.latency.loo_log_rmse or 0) * 100:.1f} %), features from {f.table}"
+            f"{(f.latency.loo_log_rmse or 0) * 100:.1f} %), features from "
+            f"{f.table or 'the network (FLOPs, params, reference tables)'}"
         )
