@@ -11,7 +11,8 @@ networks (``--fit-spec``): effective FLOP/s and bytes/s on a log grid around the
 the per-layer and per-call overheads by non-negative least squares on relative error; the
 fitted spec is scored on the others and its parameters printed (median over draws).
 
-    python benchmarks/roofline_vs_measured.py [--draws 20] [--limit N]
+    python benchmarks/roofline_vs_measured.py [--draws 20] [--limit N] [--specs a,b]
+        [--layer-overhead-us US]   # score a spec with another per-layer overhead
 """
 
 from __future__ import annotations
@@ -96,7 +97,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10, help="measured networks to calibrate")
     parser.add_argument("--limit", type=int, default=0, help="only the first N networks (speed)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--specs", help="only these specs (comma-separated)")
+    parser.add_argument(
+        "--layer-overhead-us", type=float, help="override the specs' layer_overhead_s (us)"
+    )
     args = parser.parse_args()
+    pairs = [p for p in PAIRS if not args.specs or p[0] in args.specs.split(",")]
 
     table = load_table("nb201-hw")
     entries = table.entries[: args.limit] if args.limit else table.entries
@@ -105,15 +111,23 @@ def main() -> None:
         layer_signatures(build_deployed(table.space, e.arch, INPUT_SHAPE, 10), INPUT_SHAPE)
         for e in entries
     ]
-    print(f"{len(entries)} NB201 networks traced in {time.perf_counter() - started:.0f} s")
+    print(
+        f"{len(entries)} NB201 networks traced in {time.perf_counter() - started:.0f} s", flush=True
+    )
     print(
         f"{'spec':<15} {'measured':<13} {'batch':>5}  {'uncalibrated: spearman':>22} "
         f"{'mape%':>7} {'w10':>5}  | {'10-shot calibrated: spearman':>28} {'mape%':>6} "
         f"{'w10':>5}  {'scale':>6} {'intercept ms':>12}  counterpart"
     )
     rng = np.random.default_rng(args.seed)
-    for spec, measured_name, batch, note in PAIRS:
-        device = RooflineDevice(spec, RooflineOptions(spec=spec, batch_size=batch))
+    for spec, measured_name, batch, note in pairs:
+        override = args.layer_overhead_us
+        options = RooflineOptions(
+            spec=spec,
+            batch_size=batch,
+            layer_overhead_s=None if override is None else override * 1e-6,
+        )
+        device = RooflineDevice(spec, options)
         parts = [device.parts(s) for s in signatures]
         estimate = np.array([sum(p.values()) for p in parts])
         measured = np.array([e.values[f"latency/{measured_name}"] for e in entries])
