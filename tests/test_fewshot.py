@@ -188,7 +188,9 @@ def test_latency_transfer_command(synthetic_csv, tmp_path, capsys):
 # --- the fewshot device ---------------------------------------------------------------------------
 
 
-def test_fewshot_command_builds_a_device_for_experiments(synthetic_csv, tmp_path, capsys):
+def test_fewshot_command_builds_a_device_for_experiments(
+    synthetic_csv, tmp_path, capsys, monkeypatch
+):
     path, cells, devices = synthetic_csv
     measured = tmp_path / "m.csv"
     with measured.open("w", newline="") as f:
@@ -219,6 +221,12 @@ def test_fewshot_command_builds_a_device_for_experiments(synthetic_csv, tmp_path
     missing = next(c for c in itertools.product(OPS, repeat=6) if c not in set(cells))
     with pytest.raises(DppnasError, match="not in the reference table"):
         device.latency_ms(None, (3, 32, 32), arch=dict(zip(NB201_EDGE_NAMES, missing, strict=True)))
+
+    monkeypatch.chdir(tmp_path)  # `dppnas devices` lists ./*.fewshot.json
+    capsys.readouterr()
+    assert main(["devices"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert any(r[:3] == ["target.fewshot.json", "fewshot", "ESTIMATE,"] for r in rows)
 
     # a reference that is not in the table: one line, exit 2
     capsys.readouterr()
