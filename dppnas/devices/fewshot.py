@@ -85,7 +85,9 @@ class FewShotModel(BaseModel):
         return self.intercept + x @ coef
 
 
-def _columns(features: Mapping[str, np.ndarray | Sequence[float]], names: Sequence[str]):
+def _columns(
+    features: Mapping[str, np.ndarray | Sequence[float]], names: Sequence[str]
+) -> np.ndarray:
     missing = [n for n in names if n not in features]
     if missing:
         raise DppnasError(

@@ -49,7 +49,10 @@ def nb201_arch(cell: str) -> dict[str, str]:
     return dict(zip(NB201_EDGE_NAMES, ops, strict=True))
 
 
-def _free_features(archs: list[dict[str, Any]], extra: Mapping[str, np.ndarray]):
+def _free_features(
+    archs: list[dict[str, Any]], extra: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Op counts (``ops/<choice>``) of ``archs`` plus the table's ``extra`` columns."""
     choices = sorted({v for a in archs for v in a.values() if isinstance(v, str)})
     # the counts of all choices sum to the number of decisions: leave the cost-free one out
     choices = [c for c in choices if c != NB201_COST_FREE_OP] or choices
