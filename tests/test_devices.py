@@ -355,7 +355,10 @@ def test_calibrate_cli_stores_the_fit_in_the_device_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"kind": "quantum"}, "devices.x.kind: unknown device kind 'quantum'; available: lut"),
+        (
+            {"kind": "quantum"},
+            "devices.x.kind: unknown device kind 'quantum'; available: fewshot, lut",
+        ),
         ({"kind": "roofline", "spec": "pdp-11"}, "devices.x.spec: unknown roofline spec 'pdp-11'"),
         ({"kind": "lut", "path": "missing.json"}, "devices.x.path: missing.json: latency table"),
         ({"kind": "roofline", "spec": "jetson-tx1", "watts": 3}, "devices.x.watts: unknown key"),
@@ -381,7 +384,7 @@ def test_devices_command_lists_kinds_and_sources(capsys, tmp_path, monkeypatch):
     for name in ("local-cpu", "titan-x-pascal", "jetson-tx1", "cortex-a53", "raspberry-pi-4"):
         assert name in out
     assert "ESTIMATE" in out and "measured here" in out
-    assert set(DEVICE_KINDS) == {"measured", "lut", "roofline"}
+    assert set(DEVICE_KINDS) == {"measured", "lut", "roofline", "fewshot"}
 
 
 # --- energy -----------------------------------------------------------------------------------

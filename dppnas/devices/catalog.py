@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from dppnas.devices.fewshot_device import FewShotDevice, FewShotOptions
 from dppnas.devices.lut import LutDevice, LutOptions
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, spec_names
@@ -14,7 +15,8 @@ from dppnas.errors import DppnasError, validate_section
 
 
 def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
-    """``(name, kind, source)`` rows: this machine, latency tables, roofline specs.
+    """``(name, kind, source)`` rows: this machine, latency tables, few-shot device files
+    (``*.fewshot.json`` in the current directory), roofline specs.
 
     ``tables`` are table files to describe (default: ``*.lut.json`` in the current directory);
     one of them missing or unreadable is an error, while a file found by the default pattern
@@ -45,6 +47,12 @@ def available_devices(tables: Sequence[str] | None = None) -> list[tuple[str, st
                 "then {kind: lut, path: T.json}",
             )
         )
+    for path in sorted(str(p) for p in Path().glob("*.fewshot.json")):
+        try:
+            device = FewShotDevice(Path(path).name, FewShotOptions(path=path))
+            rows.append((path, "fewshot", device.source()))
+        except (DppnasError, ValueError) as err:
+            rows.append((path, "fewshot", f"unreadable: {str(err).splitlines()[0]}"))
     for name in spec_names():
         rows.append((name, "roofline", RooflineDevice(name, RooflineOptions(spec=name)).source()))
     return rows
