@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--table", required=True, help="table name (e.g. fashion-dpp) or path")
     comp.add_argument(
+        "--objectives",
+        metavar="M1,M2[,...]",
+        help="metrics of the table to optimise, e.g. accuracy,latency/raspi4 (default: the "
+        "table's declared objectives); reference point: each metric's worst in the table",
+    )
+    comp.add_argument(
         "--searchers", default="random,nsga2,tpe", help="comma-separated searcher names"
     )
     comp.add_argument("--budget", type=int, default=100, help="trials per run")
@@ -68,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--first-seed", type=int, default=0, metavar="S", help="default 0")
     comp.add_argument("--scheduler", default="fifo", help="fifo | moasha")
     comp.add_argument("--concurrency", type=int, default=2, help="trials at once per run")
+    comp.add_argument(
+        "--engine",
+        choices=["tune", "direct"],
+        default="tune",
+        help="tune: real Tune runs; direct: the searchers driven in-process, one trial at a "
+        "time, FIFO (fast, for many seeds)",
+    )
     comp.add_argument("--out", default="results.json", help="results JSON (PNG beside it)")
     comp.add_argument(
         "-s",
@@ -425,6 +438,8 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
         log=lambda m: print(m, flush=True),
         options=options,
         first_seed=args.first_seed,
+        objectives=[m.strip() for m in args.objectives.split(",")] if args.objectives else None,
+        engine=args.engine,
     )
     return 0
 

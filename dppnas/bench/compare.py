@@ -5,6 +5,13 @@ that reached the full budget (``final``) count as evaluated architectures: a tri
 early by a scheduler never showed its final accuracy. After each completed trial the
 hypervolume of the evaluated front is divided by the true front's (``hv_ratio``); epochs are
 counted over every trial, stopped ones included (``epochs_used``, ``epochs_to``).
+
+Because with a worst-case reference point even random search reaches 0.92-0.99 of the true
+hypervolume, searchers are also compared on ``log_hv_regret`` = log10(1 - HV / HV_true) per
+seed (floored at :data:`REGRET_FLOOR` when the front is found exactly) and ``front_found``,
+the share of the true front's architectures evaluated (by canonical key: a table entry is one
+architecture). The objectives are any of the table's metrics (``objectives``; default: the
+table's declared pair), each with the table's declared reference value.
 """
 
 from __future__ import annotations
@@ -24,8 +31,16 @@ import numpy as np
 
 from dppnas.atomic import atomic_writer
 from dppnas.bench.table import BenchmarkTable
+from dppnas.errors import ConfigError
 
 THRESHOLDS = ("0.9", "0.95", "0.99")
+#: log10 hypervolume regret of a run that found the true front's hypervolume exactly
+REGRET_FLOOR = -6.0
+
+
+def log_regret(hv_ratio: float) -> float:
+    """log10(1 - ``hv_ratio``), floored at :data:`REGRET_FLOOR` (0: nothing dominated)."""
+    return max(REGRET_FLOOR, math.log10(max(1.0 - hv_ratio, 10.0**REGRET_FLOOR)))
 
 
 @dataclass
@@ -96,6 +111,13 @@ def bench_experiment(
     from dppnas.config import parse_experiment
 
     recipe = table.meta["recipe"]
+    # latency/<device> objectives need a device of that name in the experiment; in a replay
+    # the table's measured values stand in for it and no device model is ever called
+    devices = {"local-cpu": {"kind": "measured"}}
+    for o in table.objectives:
+        group, _, device = o.metric.partition("/")
+        if group in ("latency", "energy"):
+            devices[device] = {"kind": "measured"}
     return parse_experiment(
         {
             "name": f"bench-{table.name}-{searcher}-{seed}",
@@ -105,6 +127,7 @@ def bench_experiment(
             "searcher": searcher_options(table, searcher, budget, options),
             "scheduler": {"name": scheduler},
             "objectives": [o.model_dump() for o in table.objectives],
+            "devices": devices,
             "train": {"epochs": table.epochs},
             "num_samples": budget,
             "max_concurrent": concurrency,
@@ -161,11 +184,63 @@ def run_once(
     return collector.trace
 
 
+def run_direct(
+    table: BenchmarkTable,
+    searcher: str,
+    seed: int,
+    budget: int,
+    options: Mapping[str, Any] | None = None,
+) -> RunTrace:
+    """One run of ``searcher`` on ``table`` in this process, without Ray: Tune's searcher
+    protocol with one trial at a time and no scheduler (``suggest``, the table entry's final
+    result as Tune flattens it, ``on_trial_complete``). What :func:`run_once` does with
+    ``concurrency`` 1 and FIFO, at a fraction of the cost (no trial actors, no result files).
+    ``random`` (Tune's BasicVariantGenerator, not a ``Searcher``) draws from the same
+    ``generate_variants`` with the same seeded generator."""
+    from ray.tune.search import Searcher
+    from ray.tune.search.sample import _BackwardsCompatibleNumpyRng
+    from ray.tune.search.variant_generator import generate_variants
+
+    from dppnas.tuning.tuner import make_search_alg
+
+    experiment = bench_experiment(table, searcher, seed, budget, "fifo", 1, options)
+    search_alg = make_search_alg(experiment)
+    if hasattr(search_alg, "use_costs"):
+        search_alg.use_costs(table.cell_costs)
+    param_space = {"arch": table.space.tune_space()}
+    trace = RunTrace()
+    if isinstance(search_alg, Searcher):
+        search_alg.set_search_properties(None, None, param_space)
+        suggest = search_alg.suggest
+    else:  # BasicVariantGenerator's sampling, seeded as it seeds it
+        rng = _BackwardsCompatibleNumpyRng(seed)
+
+        def suggest(trial_id: str) -> dict[str, Any]:
+            return next(generate_variants(param_space, random_state=rng))[1]
+
+    for i in range(budget):
+        trial_id = f"t{i:05d}"
+        config = suggest(trial_id)
+        if not isinstance(config, dict):  # FINISHED (or nothing left to suggest)
+            break
+        entry = table.lookup(config["arch"])
+        result = {**entry.metrics(), "test_accuracy": entry.test_accuracy}
+        result |= {"final": True, "epochs": entry.epochs, "training_iteration": entry.epochs}
+        if isinstance(search_alg, Searcher):
+            search_alg.on_trial_complete(trial_id, result={**result, "config": config})
+        trace.archs.append(dict(config["arch"]))
+        trace.epochs.append(entry.epochs)
+        trace.final.append(True)
+    return trace
+
+
 def score_trace(table: BenchmarkTable, trace: RunTrace, budget: int) -> dict[str, Any]:
     """hv_ratio / IGD+ at the end, the hv-ratio curve per evaluation, epochs to thresholds."""
     from dppnas.pareto import ParetoArchive
 
     archive = ParetoArchive(table.objectives)  # keeps the front; no file
+    front = {e.index for e in table.true_front_entries()}
+    found: set[int] = set()
     curve: list[float] = []
     epochs_at: list[int] = []
     total_epochs = 0
@@ -174,17 +249,22 @@ def score_trace(table: BenchmarkTable, trace: RunTrace, budget: int) -> dict[str
     ):
         total_epochs += epochs
         if final:
-            archive.add(str(i), {"arch": arch}, table.lookup(arch).metrics(), final=True)
+            entry = table.lookup(arch)
+            archive.add(str(i), {"arch": arch}, entry.metrics(), final=True)
+            found.add(entry.index)
         curve.append(archive.hypervolume() / table.true_front_hv)
         epochs_at.append(total_epochs)
     reach = {}
     for t in THRESHOLDS:
         hit = next((i for i, r in enumerate(curve) if r >= float(t) - 1e-12), None)
         reach[t] = (None, None) if hit is None else (hit + 1, epochs_at[hit])
+    padded = curve + [curve[-1] if curve else 0.0] * (budget - len(curve))
     return {
         "hv_ratio": curve[-1] if curve else 0.0,
+        "log_hv_regret": log_regret(curve[-1] if curve else 0.0),
+        "front_found": len(found & front) / len(front),
         "igd_plus": table.igd_plus(archive.points(front_only=True)),
-        "curve": curve + [curve[-1] if curve else 0.0] * (budget - len(curve)),
+        "curve": padded,
         "evals_to": {t: reach[t][0] for t in THRESHOLDS},
         "epochs_to": {t: reach[t][1] for t in THRESHOLDS},
         "epochs_used": total_epochs,
@@ -216,6 +296,13 @@ def summarise(
                 t: _median_or_none([r["epochs_to"][t] for r in runs]) for t in THRESHOLDS
             },
             "epochs_used": [r["epochs_used"] for r in runs],
+            "log_hv_regret": [r["log_hv_regret"] for r in runs],
+            "front_found": [r["front_found"] for r in runs],
+            # per evaluation: [evaluations, 25th percentile, median, 75th percentile]
+            "log_hv_regret_curve": [
+                [i + 1, *np.percentile([log_regret(v) for v in curves[:, i]], [25, 50, 75])]
+                for i in range(curves.shape[1])
+            ],
         }
     return {
         "table": table.name,
@@ -229,19 +316,29 @@ def summarise(
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """Median and IQR of hv_ratio and IGD+ per searcher, and evaluations/epochs to 0.95."""
+    """Median and IQR of hv_ratio, log10 hv regret and IGD+ per searcher, the share of the
+    true front found, and evaluations/epochs to 0.95."""
+    objectives = ", ".join(
+        f"{o['metric']} ({o['mode']}, ref {o['ref']:.6g})" for o in summary["objectives"]
+    )
     lines = [
         f"table {summary['table']}  budget {summary['budget']}  scheduler {summary['scheduler']}  "
         f"true-front hv {summary['true_front_hv']:.5g}",
-        f"{'searcher':<10}{'hv_ratio med':>13}{'IQR':>17}{'IGD+ med':>10}{'evals->0.95':>12}"
-        f"{'epochs->0.95':>13}{'epochs used':>12}",
+        f"objectives: {objectives}",
+        f"reference point: {summary['reference_point']}",
+        f"{'searcher':<10}{'hv_ratio med':>13}{'IQR':>17}{'log regret med':>15}{'IQR':>17}"
+        f"{'front found':>12}{'IGD+ med':>10}{'evals->0.95':>12}{'epochs->0.95':>13}"
+        f"{'epochs used':>12}",
     ]
     for name, r in summary["results"].items():
         q1, med, q3 = np.percentile(r["hv_ratio"], [25, 50, 75])
         igd = float(np.median(r["igd_plus"]))
         ev, ep = r["evals_to"]["0.95"], r["epochs_to"]["0.95"]
+        g1, gm, g3 = np.percentile(r["log_hv_regret"], [25, 50, 75])
+        found = float(np.median(r["front_found"]))
         lines.append(
-            f"{name:<10}{med:>13.4f}{f'[{q1:.4f}, {q3:.4f}]':>17}{igd:>10.4f}"
+            f"{name:<10}{med:>13.4f}{f'[{q1:.4f}, {q3:.4f}]':>17}{gm:>15.3f}"
+            f"{f'[{g1:.3f}, {g3:.3f}]':>17}{found:>12.3f}{igd:>10.4f}"
             f"{'-' if ev is None else f'{ev:.0f}':>12}{'-' if ep is None else f'{ep:.0f}':>13}"
             f"{np.median(r['epochs_used']):>12.0f}"
         )
@@ -249,22 +346,30 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def plot_curves(summary: dict[str, Any], path: Path) -> None:
-    """PNG of the median hypervolume ratio against evaluations, one line per searcher."""
+    """PNG: median hypervolume ratio (left) and median log10 hypervolume regret with its
+    interquartile band (right) against evaluations, one line per searcher."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
     for name, r in summary["results"].items():
         curve = np.array(r["hv_curve"])
-        ax.plot(curve[:, 0], curve[:, 1], label=name)
+        (line,) = ax.plot(curve[:, 0], curve[:, 1], label=name)
+        regret = np.array(r["log_hv_regret_curve"])
+        bx.plot(regret[:, 0], regret[:, 2], color=line.get_color(), label=name)
+        bx.fill_between(regret[:, 0], regret[:, 1], regret[:, 3], color=line.get_color(), alpha=0.2)
     ax.set_xlabel("evaluations (completed trials)")
     ax.set_ylabel("hypervolume ratio (median over seeds)")
-    ax.set_title(f"{summary['table']} ({summary['scheduler']})")
     ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
-    ax.grid(alpha=0.3)
-    ax.legend()
+    bx.set_xlabel("evaluations (completed trials)")
+    bx.set_ylabel("log10(1 - HV / HV_true): median, IQR band")
+    metrics = ", ".join(o["metric"] for o in summary["objectives"])
+    fig.suptitle(f"{summary['table']} ({summary['scheduler']}): {metrics}")
+    for axis in (ax, bx):
+        axis.grid(alpha=0.3)
+        axis.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -300,22 +405,39 @@ def compare(
     log=print,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     first_seed: int = 0,
+    objectives: list[str] | None = None,
+    engine: str = "tune",
 ) -> dict[str, Any]:
     """Run every searcher x seed (``first_seed`` .. ``first_seed + seeds - 1``), print the
     summary, write the JSON and the PNG.
 
     ``options``: per searcher name, options of its ``searcher`` section (e.g.
     ``{"monas": {"reward": "pareto"}}``); the rest are the searchers' defaults.
+    ``objectives``: metrics of the table (default: its declared objectives).
+    ``engine``: ``tune`` (real Tune runs) or ``direct`` (:func:`run_direct`: in-process, one
+    trial at a time, FIFO only; for many-seed comparisons).
     """
     options = options or {}
     import ray
 
     from dppnas.bench.table import load_table
 
+    if engine not in ("tune", "direct"):
+        raise ConfigError(f"--engine: expected tune or direct, got {engine!r}")
+    if engine == "direct" and scheduler != "fifo":
+        raise ConfigError(
+            "--engine direct runs one trial at a time without a scheduler: "
+            "use --scheduler fifo, or --engine tune for MO-ASHA"
+        )
     table = load_table(table_name)
+    if objectives:
+        table = table.with_objectives(objectives)
+    log(
+        f"objectives {[o.metric for o in table.objectives]}, reference point {table.reference_point}"
+    )
     for name in searchers:  # refuse unknown names before running anything
         bench_experiment(table, name, 0, budget, scheduler, concurrency, options.get(name))
-    if not ray.is_initialized():
+    if engine == "tune" and not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     scores: dict[str, list[dict[str, Any]]] = {}
     with (
@@ -324,13 +446,24 @@ def compare(
     ):
         for name in searchers:
             for seed in range(first_seed, first_seed + seeds):
-                trace = run_once(
-                    table, name, seed, budget, scheduler, concurrency, storage, options.get(name)
-                )
+                if engine == "direct":
+                    trace = run_direct(table, name, seed, budget, options.get(name))
+                else:
+                    trace = run_once(
+                        table,
+                        name,
+                        seed,
+                        budget,
+                        scheduler,
+                        concurrency,
+                        storage,
+                        options.get(name),
+                    )
                 score = score_trace(table, trace, budget)
                 scores.setdefault(name, []).append(score)
                 log(
-                    f"{name} seed {seed}: hv_ratio {score['hv_ratio']:.4f}, "
+                    f"{name} seed {seed}: hv_ratio {score['hv_ratio']:.4f}, log10 regret "
+                    f"{score['log_hv_regret']:.3f}, front found {score['front_found']:.3f}, "
                     f"{score['evaluated']} evaluated, {score['epochs_used']} epochs"
                 )
     summary = summarise(table, scores, budget, scheduler)

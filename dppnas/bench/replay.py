@@ -14,8 +14,8 @@ class TabularTrainable:
     """Function trainable reporting a table entry's per-epoch metrics through ``tune.report``.
 
     Reports exactly what :func:`dppnas.train.train_architecture` reports (DESIGN section 3:
-    ``accuracy``, ``params``, ``flops``, ``latency/local-cpu``, ``epochs``, ``final``,
-    ``test_accuracy`` on the last report), one report per epoch, with no training, so Tune,
+    ``accuracy``, ``params``, ``flops``, ``latency/<device>`` for each of the table's devices,
+    ``epochs``, ``final``, ``test_accuracy`` on the last report), one report per epoch, with no training, so Tune,
     the searchers and MO-ASHA run unchanged at thousands of trials per minute. Picklable: it
     holds the table's name or path and loads it (cached) in the worker.
 
@@ -59,16 +59,17 @@ class TabularTrainable:
 
 
 def _metrics(entry: Any, epoch: int) -> dict[str, Any]:
-    """What ``train_architecture`` reports after ``epoch`` epochs (DESIGN section 3)."""
+    """What ``train_architecture`` reports after ``epoch`` epochs (DESIGN section 3): the
+    entry's metrics, ``latency/<device>`` nested as ``{"latency": {device: ms}}``."""
     final = epoch == entry.epochs
-    metrics: dict[str, Any] = {
-        "accuracy": entry.val_accuracy[epoch - 1],
-        "params": entry.params,
-        "flops": entry.flops,
-        "latency": {"local-cpu": entry.latency_ms},
-        "epochs": entry.epochs,
-        "final": final,
-    }
+    metrics: dict[str, Any] = {}
+    for name, value in entry.metrics(epoch).items():
+        group, slash, device = name.partition("/")
+        if slash:
+            metrics.setdefault(group, {})[device] = value
+        else:
+            metrics[name] = value
+    metrics |= {"epochs": entry.epochs, "final": final}
     if final:
         metrics["test_accuracy"] = entry.test_accuracy
     return metrics

@@ -73,6 +73,20 @@ def _monas_cover(space: SearchSpace) -> Iterator[dict[str, Any]]:
                         yield arch
 
 
+@SIGNATURE_COVERS.register("nb201")
+def _nb201_cover(space: SearchSpace) -> Iterator[dict[str, Any]]:
+    """The cell with no edge, and one cell per op with that op on all six edges.
+
+    Every edge op of every cell maps ``C`` to ``C`` channels at its stage's resolution, so its
+    signature depends only on the op and the stage; the node sums add tensors of the cell's
+    own shape; stem, reduction blocks and head are the same in every architecture. A cell of
+    one op on all six edges has every edge live; the cell with no edge outputs zeros.
+    """
+    names = [d.name for d in space.decisions]
+    for op in space.decisions[0].choices:
+        yield dict.fromkeys(names, op)
+
+
 def covering_architectures(space: SearchSpace) -> list[dict[str, Any]]:
     """Distinct canonical architectures of ``space`` that together have every signature."""
     from dppnas.bench.enumerate import arch_key, enumerate_architectures

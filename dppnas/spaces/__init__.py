@@ -2,7 +2,8 @@
 
 * ``monas``: MONAS's AlexNet-like layer-wise CNN;
 * ``monas-condensenet``: MONAS's CondenseNet stage depths and growth rates;
-* ``dpp``: DPP-Net's cells on a CondenseNet-like dense backbone.
+* ``dpp``: DPP-Net's cells on a CondenseNet-like dense backbone;
+* ``nb201``: NAS-Bench-201's cell space.
 """
 
 from dppnas.spaces.base import SPACES, Decision, SearchSpace, check_choices, make_space
@@ -16,6 +17,7 @@ from dppnas.spaces.monas import (
     MonasSpace,
     StagesGenotype,
 )
+from dppnas.spaces.nb201 import NB201Genotype, NB201Options, NB201Space, cell_key
 
 __all__ = [
     "CONDENSENET_CELL",
@@ -31,8 +33,12 @@ __all__ = [
     "MonasCondenseNetSpace",
     "MonasOptions",
     "MonasSpace",
+    "NB201Genotype",
+    "NB201Options",
+    "NB201Space",
     "SearchSpace",
     "StagesGenotype",
+    "cell_key",
     "check_choices",
     "make_space",
 ]

@@ -17,15 +17,15 @@ class MONASOptions(BaseModel):
     reward: Literal["mixed", "constrained", "pareto"] = Field(
         "mixed", description="MONAS's mixed / constrained reward, or ours: pareto"
     )
-    alpha: float = Field(0.5, ge=0, le=1, description="mixed: accuracy weight")
+    alpha: float = Field(0.3, ge=0, le=1, description="mixed: accuracy weight")
     budgets: dict[str, float] = Field(
         default_factory=dict,
         description="constrained: budget per metric (default: each cost objective's ref)",
     )
     penalty: float = Field(1.0, ge=0, description="constrained: penalty per relative violation")
-    batch_size: PositiveInt = Field(8, description="children per controller update")
+    batch_size: PositiveInt = Field(4, description="children per controller update")
     hidden_size: PositiveInt = Field(64, description="LSTM hidden units")
-    lr: PositiveFloat = Field(0.01, description="Adam learning rate (Zoph & Le: 0.0006)")
+    lr: PositiveFloat = Field(0.03, description="Adam learning rate (Zoph & Le: 0.0006)")
     entropy_weight: float = Field(0.01, ge=0, description="entropy bonus (nats, summed)")
     baseline_decay: float = Field(0.8, ge=0, lt=1, description="EMA decay of the baseline")
     normalize_advantage: bool = Field(
