@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     comp.set_defaults(handler=_cmd_bench_compare)
     _add_device_commands(sub)
+    from dppnas.devices.commands import add_commands as _add_fewshot_commands
+
+    _add_fewshot_commands(sub)
     _add_result_commands(sub)
     return parser
 

@@ -165,7 +165,10 @@ class Trainer:
 
 
 def architecture_costs(
-    model: nn.Module, input_shape: tuple[int, int, int], devices: Mapping[str, Any]
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    devices: Mapping[str, Any],
+    arch: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Params, FLOPs per image and per-device latency (ms) / energy (mJ) of the deployed net.
 
@@ -180,9 +183,10 @@ def architecture_costs(
     }
     energy = {}
     for name, device in make_devices(devices).items():
-        costs["latency"][name] = float(device.latency_ms(deployed, input_shape))
+        by_arch = {"arch": arch} if device.uses_architecture else {}
+        costs["latency"][name] = float(device.latency_ms(deployed, input_shape, **by_arch))
         if device.provides_energy:
-            energy[name] = float(device.energy_mj(deployed, input_shape))
+            energy[name] = float(device.energy_mj(deployed, input_shape, **by_arch))
     if energy:
         costs["energy"] = energy
     return costs
@@ -234,7 +238,7 @@ def train_architecture(config: dict[str, Any], data: DatasetSplits) -> None:
     torch.manual_seed(seed)
     space = make_space(config["space"])
     model = space.build(config["arch"], data.input_shape, data.num_classes)
-    costs = architecture_costs(model, data.input_shape, config["devices"])
+    costs = architecture_costs(model, data.input_shape, config["devices"], config["arch"])
     trainer = Trainer(model, data, options, seed=seed)
 
     checkpoint = tune.get_checkpoint()

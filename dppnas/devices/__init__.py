@@ -2,7 +2,8 @@
 
 * ``measured``: timed on this machine (CPU or CUDA; eager PyTorch or ONNX Runtime);
 * ``lut``: a per-layer lookup table measured on the target by ``dppnas profile``;
-* ``roofline``: an estimate from a device's spec sheet (``specs/*.yaml``).
+* ``roofline``: an estimate from a device's spec sheet (``specs/*.yaml``);
+* ``fewshot``: an estimate from N measurements of the target and a reference latency table.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from dppnas.devices.base import DeviceModel, DeviceOptions, EnergyUnavailableError
 from dppnas.devices.calibration import Calibration, fit_calibration
+from dppnas.devices.fewshot_device import FewShotDevice
 from dppnas.devices.layerwise import LayerwiseDevice
 from dppnas.devices.lut import LookupTable, LutDevice, UnknownLayerError
 from dppnas.devices.measured import MeasuredDevice
@@ -24,6 +26,7 @@ DEVICE_KINDS: Registry[type[DeviceModel]] = Registry("device kind")
 DEVICE_KINDS.register("measured")(MeasuredDevice)
 DEVICE_KINDS.register("lut")(LutDevice)
 DEVICE_KINDS.register("roofline")(RooflineDevice)
+DEVICE_KINDS.register("fewshot")(FewShotDevice)
 
 #: The device configured when an experiment names none.
 DEFAULT_DEVICES: dict[str, dict[str, Any]] = {"local-cpu": {"kind": "measured"}}
@@ -61,6 +64,7 @@ __all__ = [
     "DeviceModel",
     "DeviceOptions",
     "EnergyUnavailableError",
+    "FewShotDevice",
     "LayerSignature",
     "LayerwiseDevice",
     "LookupTable",

@@ -59,6 +59,9 @@ class DeviceModel(ABC):
     Options: ClassVar[type[DeviceOptions]]
     #: whether the numbers are estimates (a model of a device) rather than measurements
     estimate: ClassVar[bool] = False
+    #: whether latency_ms / energy_mj also need ``arch=`` (the decisions): a device predicted
+    #: from a benchmark table's entry of the architecture (``fewshot``) cannot read the module
+    uses_architecture: ClassVar[bool] = False
 
     def __init__(self, name: str, options: DeviceOptions) -> None:
         self.name = name

@@ -1,0 +1,228 @@
+"""Few-shot latency model: an unseen device's latency from N of its measured architectures.
+
+HELP (Lee et al., NeurIPS 2021) transfers a meta-learned predictor to a new device from 10
+measured architectures. Ours is simpler and needs no training: the target's latency is a
+regression, fitted to the N measurements, on features that are free for every candidate of
+the space (named arrays, one value per architecture):
+
+* ``latency/<device>``: a reference device's known latency (ms) from a benchmark table;
+* ``lut/<name>``: the per-layer table sum (ms) of a profiled reference device;
+* ``flops`` (FLOPs per image), ``params``;
+* ``ops/<choice>``: how many decisions chose ``choice`` (per-op terms).
+
+A few small models are tried (:func:`candidate_models`): each reference alone, linear
+(``a + b x``) and log-log (``log y = a + b log x``), a reference plus FLOPs, FLOPs (and params),
+the op counts, all references (non-negative), all references in log space (ridge). The one
+with the smallest leave-one-out error on the N points (RMS of ``log(pred / measured)``, i.e.
+about the relative error) is refitted on all N. Linear fits minimise relative error, as the
+score (share within +-10 %) is relative. Pure numpy / scipy: a fit takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from dppnas.errors import DppnasError
+
+#: measured architectures a fit needs at least (HELP's protocol uses 10)
+MIN_POINTS = 3
+#: ridge penalties of the all-references log-space model
+LOG_RIDGES: tuple[float, ...] = (0.1, 1.0, 10.0)
+#: leave-one-out error given to a prediction that is not positive (log error is undefined)
+_BAD_LOG_ERROR = 10.0
+
+Form = Literal["linear", "log"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model tried: ``form`` on ``features`` (``ridge`` only for the log form)."""
+
+    form: Form
+    features: tuple[str, ...]
+    ridge: float = 0.0
+
+    @property
+    def label(self) -> str:
+        ridge = f", ridge {self.ridge:g}" if self.ridge else ""
+        return f"{self.form}({' + '.join(self.features)}{ridge})"
+
+
+class FewShotModel(BaseModel):
+    """A fitted few-shot model: ``y = intercept + sum_i coef_i x_i`` (``linear``) or
+    ``log y = intercept + sum_i coef_i log x_i`` (``log``), ``y`` in the unit of the
+    measurements (ms for latency, mJ for energy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    form: Form
+    features: list[str]
+    intercept: float
+    coefficients: list[float]
+    ridge: float = 0.0
+    points: int = Field(ge=1, description="measured architectures fitted")
+    loo_log_rmse: float | None = Field(
+        None, description="leave-one-out RMS of log(pred/measured), about the relative error"
+    )
+    fit_mape: float = Field(description="mean abs. error on the fitted points, %")
+    candidates: int = Field(1, description="models compared by leave-one-out error")
+
+    @property
+    def label(self) -> str:
+        return Candidate(self.form, tuple(self.features), self.ridge).label
+
+    def predict(self, features: Mapping[str, np.ndarray | Sequence[float]]) -> np.ndarray:
+        """Predictions for every architecture of ``features`` (arrays of equal length)."""
+        x = _columns(features, self.features)
+        coef = np.asarray(self.coefficients, dtype=float)
+        if self.form == "log":
+            return np.exp(self.intercept + _log(x) @ coef)
+        return self.intercept + x @ coef
+
+
+def _columns(features: Mapping[str, np.ndarray | Sequence[float]], names: Sequence[str]):
+    missing = [n for n in names if n not in features]
+    if missing:
+        raise DppnasError(
+            f"few-shot model: feature(s) {', '.join(missing)} not available "
+            f"(available: {', '.join(sorted(features)) or 'none'})"
+        )
+    return np.column_stack([np.asarray(features[n], dtype=float) for n in names])
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(x, 1e-12))
+
+
+def candidate_models(names: Sequence[str]) -> list[Candidate]:
+    """The models tried on features ``names`` (simplest first: ties go to the earlier)."""
+    names = list(names)
+    refs = [n for n in names if n.startswith(("latency/", "lut/"))]
+    ops = [n for n in names if n.startswith("ops/")]
+    has_flops, has_params = "flops" in names, "params" in names
+    cands: list[Candidate] = []
+    if has_flops:
+        cands.append(Candidate("linear", ("flops",)))
+    for ref in refs:
+        cands.append(Candidate("linear", (ref,)))
+        cands.append(Candidate("log", (ref,)))
+    if has_flops and has_params:
+        cands.append(Candidate("linear", ("flops", "params")))
+    if has_flops:
+        cands.extend(Candidate("linear", (ref, "flops")) for ref in refs)
+    if ops:
+        cands.append(Candidate("linear", tuple(ops)))
+    if len(refs) > 1:
+        cands.append(Candidate("linear", tuple(refs)))
+        cands.extend(Candidate("log", tuple(refs), ridge) for ridge in LOG_RIDGES)
+    return cands
+
+
+def _fit_linear(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``[intercept, coef...]`` minimising relative squared error, coefficients >= 0."""
+    from scipy.optimize import nnls
+
+    scale = np.abs(x).max(axis=0)
+    scale[scale == 0] = 1.0
+    a = np.column_stack([np.ones(len(y)), x / scale]) / y[:, None]
+    # a free intercept as the difference of two non-negative ones
+    sol, _ = nnls(np.column_stack([a, -a[:, 0]]), np.ones(len(y)))
+    return np.concatenate([[sol[0] - sol[-1]], sol[1:-1] / scale])
+
+
+def _fit_log(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+    """``[intercept, coef...]`` of least squares in log space, ridge on the coefficients."""
+    lx = _log(x)
+    k = lx.shape[1]
+    a = np.vstack([np.column_stack([np.ones(len(y)), lx]), np.sqrt(ridge) * np.eye(k + 1)[1:]])
+    b = np.concatenate([np.log(y), np.zeros(k)])
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def _fit(cand: Candidate, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _fit_log(x, y, cand.ridge) if cand.form == "log" else _fit_linear(x, y)
+
+
+def _predict(cand: Candidate, coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    if cand.form == "log":
+        return np.exp(coef[0] + _log(x) @ coef[1:])
+    return coef[0] + x @ coef[1:]
+
+
+def _log_errors(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    err = np.full(len(y), _BAD_LOG_ERROR)
+    ok = pred > 0
+    err[ok] = np.abs(np.log(pred[ok] / y[ok]))
+    return err
+
+
+def _loo_error(cand: Candidate, x: np.ndarray, y: np.ndarray) -> float:
+    preds = np.empty(len(y))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        preds[i] = _predict(cand, _fit(cand, x[keep], y[keep]), x[i : i + 1])[0]
+    return float(np.sqrt(np.mean(np.square(_log_errors(preds, y)))))
+
+
+def fit_fewshot(
+    features: Mapping[str, np.ndarray | Sequence[float]],
+    measured: Sequence[float] | np.ndarray,
+    candidates: Sequence[Candidate] | None = None,
+) -> FewShotModel:
+    """Fit the target's ``measured`` values (ms or mJ, one per architecture) on ``features``
+    (arrays over the same architectures), choosing the model by leave-one-out error."""
+    y = np.asarray(measured, dtype=float)
+    if len(y) < MIN_POINTS:
+        raise DppnasError(
+            f"few-shot model: needs at least {MIN_POINTS} measured architectures, got {len(y)}"
+        )
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise DppnasError("few-shot model: every measured value must be a positive number")
+    cands = list(candidates) if candidates is not None else candidate_models(list(features))
+    # (more coefficients than points is allowed: non-negativity or the ridge keeps such fits
+    # sparse or small, and the leave-one-out error judges them like the others)
+    if not cands:
+        raise DppnasError(
+            "few-shot model: no usable features (give reference latencies, flops, params or "
+            "op counts)"
+        )
+    columns = {c: _columns(features, c.features) for c in cands}
+    for c, x in columns.items():
+        if len(x) != len(y):
+            raise DppnasError(
+                f"few-shot model: feature {c.features} has {len(x)} values, not {len(y)}"
+            )
+    scores = [_loo_error(c, columns[c], y) for c in cands]
+    best = int(np.argmin([round(s, 9) for s in scores]))
+    cand = cands[best]
+    coef = _fit(cand, columns[cand], y)
+    fitted = _predict(cand, coef, columns[cand])
+    return FewShotModel(
+        form=cand.form,
+        features=list(cand.features),
+        intercept=float(coef[0]),
+        coefficients=[float(c) for c in coef[1:]],
+        ridge=cand.ridge,
+        points=len(y),
+        loo_log_rmse=None if math.isnan(scores[best]) else scores[best],
+        fit_mape=float(np.mean(np.abs(fitted - y) / y) * 100),
+        candidates=len(cands),
+    )
+
+
+def op_counts(
+    archs: Sequence[Mapping[str, object]], choices: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """``ops/<choice>`` features: how many of each architecture's decisions chose ``choice``
+    (string choices only; ``choices`` defaults to every string value seen)."""
+    if choices is None:
+        choices = sorted({v for a in archs for v in a.values() if isinstance(v, str)})
+    return {
+        f"ops/{choice}": np.array([sum(v == choice for v in a.values()) for a in archs], float)
+        for choice in choices
+    }

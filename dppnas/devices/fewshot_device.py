@@ -1,0 +1,307 @@
+"""``fewshot``: a device known from N measured architectures (and free features of any other).
+
+``dppnas fewshot`` fits :class:`~dppnas.devices.fewshot.FewShotModel` s (latency, and energy
+where the measurements have it) to the user's N measurements on the target, and writes them as
+versioned JSON (no pickles). The features come from one of two sources:
+
+* a **reference table** (``--table nb201-hw``): other devices' latencies, FLOPs, params and op
+  counts of the same architecture (looked up by architecture: the device needs ``arch=``);
+* the **network itself** (``--space S``): FLOPs per image, params and, per ``--lut`` table,
+  that profiled reference device's calibrated per-layer sum (ms) - all read from the module,
+  so the device works for any space.
+
+In an experiment the device is ``{kind: fewshot, path: FILE}``. Every value is an estimate.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from torch import nn
+
+from dppnas.devices.base import DeviceModel, DeviceOptions, file_version, find_user_file
+from dppnas.devices.fewshot import FewShotModel, fit_fewshot
+from dppnas.devices.reference_table import ReferenceLatencies, load_reference_latencies
+from dppnas.errors import DppnasError, format_validation_error
+
+FORMAT = "dppnas-fewshot-device"
+VERSION = 1
+
+
+class FewShotFile(BaseModel):
+    """The JSON a ``fewshot`` device reads (written by ``dppnas fewshot``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["dppnas-fewshot-device"] = FORMAT
+    version: int = VERSION
+    device: str = Field(description="the target's name")
+    table: str | None = Field(None, description="reference table: shipped name or CSV path")
+    references: list[str] = Field(
+        default_factory=list, description="reference devices (table) or lut files (space)"
+    )
+    space: dict[str, Any] | None = Field(None, description="the space, for module features")
+    input_shape: tuple[int, int, int] | None = Field(None, description="C,H,W (module features)")
+    num_classes: int | None = None
+    latency: FewShotModel = Field(description="latency model, ms")
+    energy: FewShotModel | None = Field(None, description="energy model, mJ")
+    measurements: str = Field(description="the CSV the models were fitted to")
+    created: str
+
+
+def read_fewshot_measurements(path: str | Path) -> list[tuple[dict[str, Any], float, float | None]]:
+    """``(arch, latency_ms, energy_mj or None)`` rows of a CSV with columns ``arch`` (JSON
+    object), ``latency_ms`` and optionally ``energy_mj``."""
+    from dppnas.devices.calibration import read_measurements
+
+    rows = read_measurements(path)  # checks arch and latency_ms, one clear error per row
+    with Path(path).open(newline="") as f:
+        raw = list(csv.DictReader(f))
+    energies: list[float | None] = []
+    for line, row in enumerate(raw, start=2):
+        text = (row.get("energy_mj") or "").strip()
+        if not text:
+            energies.append(None)
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise DppnasError(f"{path}:{line}: energy_mj must be positive, got {text!r}")
+        energies.append(value)
+    return [(arch, ms, mj) for (arch, ms), mj in zip(rows, energies, strict=True)]
+
+
+@functools.lru_cache(maxsize=4)
+def _reference(table: str) -> ReferenceLatencies:
+    return load_reference_latencies(table)
+
+
+def architecture_features(
+    table: str, archs: list[Mapping[str, Any]], where: str
+) -> dict[str, np.ndarray]:
+    """The reference table's features (``latency/<device>``, ``flops``, ``ops/...``) of
+    ``archs``; a clear error for an architecture the table does not hold."""
+    reference = _reference(table)
+    rows = []
+    for n, arch in enumerate(archs, start=1):
+        row = reference.row_of(arch)
+        if row is None:
+            raise DppnasError(
+                f"{where}: architecture {n} ({json.dumps(dict(arch), sort_keys=True)}) is not "
+                f"in the reference table {table} (decisions: {', '.join(sorted(reference.archs[0]))})"
+            )
+        rows.append(row)
+    picked = np.array(rows, dtype=int)
+    features = {k: v[picked] for k, v in reference.features.items()}
+    features.update({f"latency/{d}": v[picked] for d, v in reference.latencies.items()})
+    return features
+
+
+def module_features(
+    model: nn.Module, input_shape: tuple[int, int, int], luts: list[str]
+) -> dict[str, float]:
+    """Features read from a network: ``flops`` (per image), ``params`` and ``lut/<i>`` (the
+    calibrated per-layer sum, ms, of the i-th reference table in ``luts``)."""
+    from dppnas.complexity import count_flops, count_params
+    from dppnas.devices.lut import LutDevice, LutOptions
+
+    features = {
+        "flops": float(count_flops(model, input_shape)),
+        "params": float(count_params(model)),
+    }
+    for i, path in enumerate(luts):
+        lut = LutDevice(f"lut{i}", LutOptions(path=path))
+        features[f"lut/{i}"] = lut.latency_ms(model, input_shape)
+    return features
+
+
+def build_fewshot(
+    measurements: str | Path,
+    table: str | None = None,
+    references: list[str] | None = None,
+    device: str = "target",
+    *,
+    space: Mapping[str, Any] | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    num_classes: int = 10,
+) -> FewShotFile:
+    """Fit the latency (and energy) models of ``device`` to its measured architectures, on a
+    reference ``table``'s features (``references``: its devices to use, default all) or on
+    module features of ``space`` at ``input_shape`` (``references``: lut files)."""
+    from dppnas.devices.lut import now_iso
+
+    if (table is None) == (space is None):
+        raise DppnasError("fewshot: give either a reference table (--table) or a space (--space)")
+    rows = read_fewshot_measurements(measurements)
+    archs = [arch for arch, _, _ in rows]
+    refs = list(references or [])
+    if table is not None:
+        reference = _reference(table)
+        refs = refs or reference.devices
+        unknown = [r for r in refs if r not in reference.latencies]
+        if unknown:
+            raise DppnasError(
+                f"--references: {', '.join(unknown)} not in {table} (devices: "
+                f"{', '.join(reference.devices)})"
+            )
+        features = architecture_features(table, archs, str(measurements))
+        features = {
+            k: v for k, v in features.items() if not k.startswith("latency/") or k[8:] in refs
+        }
+    else:
+        from dppnas.devices.profile import build_deployed
+        from dppnas.spaces import make_space
+
+        if input_shape is None:
+            raise DppnasError("--input-shape: required with --space (C,H,W measured at)")
+        built = make_space(dict(space))  # type: ignore[arg-type]
+        per_arch = []
+        for line, arch in enumerate(archs, start=2):
+            try:
+                model = build_deployed(built, arch, input_shape, num_classes)
+            except DppnasError as err:
+                raise DppnasError(f"{measurements}:{line}: {err}") from None
+            per_arch.append(module_features(model, input_shape, refs))
+        features = {k: np.array([f[k] for f in per_arch]) for k in per_arch[0]}
+        space = built.config()
+    latency = fit_fewshot(features, [ms for _, ms, _ in rows])
+    energies = [mj for _, _, mj in rows]
+    energy = None
+    if any(mj is not None for mj in energies):
+        if any(mj is None for mj in energies):
+            raise DppnasError(f"{measurements}: energy_mj is given for some rows only")
+        energy = fit_fewshot(features, energies)  # type: ignore[arg-type]
+    return FewShotFile(
+        device=device,
+        table=table,
+        references=refs,
+        space=dict(space) if space is not None else None,
+        input_shape=input_shape if table is None else None,
+        num_classes=num_classes if table is None else None,
+        latency=latency,
+        energy=energy,
+        measurements=str(measurements),
+        created=now_iso(),
+    )
+
+
+def save_fewshot(model: FewShotFile, path: str | Path) -> None:
+    """Write the device file as JSON, atomically."""
+    from dppnas.devices.lut import write_json
+
+    write_json(model.model_dump(mode="json"), path)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: Path, version: tuple[int, int, int]) -> FewShotFile:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DppnasError(f"{path}: cannot read the few-shot device file: {err}") from None
+    try:
+        return FewShotFile.model_validate(data)
+    except ValidationError as err:
+        raise DppnasError(f"{path}: {format_validation_error(err, '', FewShotFile)}") from None
+
+
+def load_fewshot(path: str | Path) -> FewShotFile:
+    """A device file written by ``dppnas fewshot`` (cached by file version)."""
+    found = find_user_file(path)
+    if found is None:
+        raise DppnasError(f"{path}: few-shot device file not found (build it: dppnas fewshot)")
+    return _load(found, file_version(found))
+
+
+class FewShotOptions(DeviceOptions):
+    kind: Literal["fewshot"] = "fewshot"
+    path: str = Field(description="the device file (from `dppnas fewshot`)")
+
+    @field_validator("path")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        try:
+            load_fewshot(value)
+        except DppnasError as err:
+            raise ValueError(str(err)) from None
+        return value
+
+
+class FewShotDevice(DeviceModel):
+    """A device predicted from N of its measurements and a reference table (an estimate)."""
+
+    kind = "fewshot"
+    Options = FewShotOptions
+    options: FewShotOptions
+    estimate = True
+    uses_architecture: ClassVar[bool] = True
+
+    def __init__(self, name: str, options: DeviceOptions) -> None:
+        super().__init__(name, options)
+        self.file = load_fewshot(self.options.path)
+
+    def _predict(
+        self,
+        which: FewShotModel,
+        model: nn.Module,
+        input_shape: tuple[int, int, int],
+        arch: Mapping[str, Any] | None,
+    ) -> float:
+        f = self.file
+        if f.table is None:
+            if f.input_shape is not None and tuple(input_shape) != tuple(f.input_shape):
+                raise DppnasError(
+                    f"device {self.name!r} (fewshot) was fitted at input "
+                    f"{','.join(map(str, f.input_shape))}, asked at {','.join(map(str, input_shape))}"
+                )
+            values = module_features(model, input_shape, f.references)
+            return float(which.predict({k: [v] for k, v in values.items()})[0])
+        if arch is None:
+            raise DppnasError(
+                f"device {self.name!r} (fewshot) predicts from the architecture's entry in "
+                f"{f.table}; it was asked without an architecture"
+            )
+        features = architecture_features(f.table, [arch], f"device {self.name}")
+        return float(which.predict(features)[0])
+
+    def latency_ms(
+        self,
+        model: nn.Module,
+        input_shape: tuple[int, int, int],
+        arch: Mapping[str, Any] | None = None,
+    ) -> float:
+        return self._predict(self.file.latency, model, input_shape, arch)
+
+    @property
+    def provides_energy(self) -> bool:
+        return self.file.energy is not None
+
+    def energy_unavailable_reason(self) -> str:
+        return f"device {self.name!r} (fewshot): {self.options.path} was fitted without energy_mj"
+
+    def energy_mj(
+        self,
+        model: nn.Module,
+        input_shape: tuple[int, int, int],
+        arch: Mapping[str, Any] | None = None,
+    ) -> float:
+        if self.file.energy is None:
+            return super().energy_mj(model, input_shape)
+        return self._predict(self.file.energy, model, input_shape, arch)
+
+    def source(self) -> str:
+        f = self.file
+        return (
+            f"ESTIMATE, few-shot: {f.latency.label} fitted to {f.latency.points} measured "
+            f"architectures ({f.measurements}; leave-one-out error ~"
+            f"{(f.latency.loo_log_rmse or 0) * 100:.1f} %), features from "
+            f"{f.table or 'the network (FLOPs, params, reference tables)'}"
+        )
