@@ -7,15 +7,62 @@ scheduler (MO-ASHA): it is told to Optuna as *pruned*, not complete, so that a t
 accuracy never enters the sampler's population or density model as if it were final; a
 trial that raised is told as *failed* (Tune's own ``OptunaSearch`` tells both as complete,
 with their last values).
+
+Optuna 5.1's genetic samplers (``NSGAIISampler``, ``NSGAIIISampler``) hold a
+``threading.Lock``, which Tune cannot pickle when it builds the Tuner (``TypeError: cannot
+pickle '_thread.lock' object``; 4.x and 5.0 hold none). :func:`picklable` gives a sampler class
+whose pickle drops its locks and makes new ones on load, so the baselines work with every
+Optuna from 4.0 on; Tune users pass ``picklable(NSGAIISampler)(...)`` to ``OptunaSearch``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import threading
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from search_algos.registry import register_searcher
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+_Sampler = TypeVar("_Sampler", bound=type)
+
+
+class _PicklableLocks:
+    """Mixin: pickling leaves out every lock held in ``__dict__`` and loading makes a fresh one
+    of the same kind, unlocked (a lock guards one live process's threads only). The pickle
+    names the Optuna class, so it loads wherever this module and Optuna import."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        locks = {
+            name: isinstance(value, _LOCK_TYPES[1])
+            for name, value in state.items()
+            if isinstance(value, _LOCK_TYPES)
+        }
+        for name in locks:
+            del state[name]
+        return (_restore, (type(self).__mro__[2], state, locks))
+
+
+def _restore(sampler_class: type, state: dict[str, Any], locks: dict[str, bool]) -> Any:
+    sampler = object.__new__(picklable(sampler_class))
+    sampler.__dict__.update(state)
+    for name, reentrant in locks.items():
+        setattr(sampler, name, threading.RLock() if reentrant else threading.Lock())
+    return sampler
+
+
+@functools.cache
+def picklable(sampler_class: _Sampler) -> _Sampler:
+    """A subclass of the Optuna sampler class ``sampler_class`` that Tune can pickle (its locks
+    are left out of the pickle and re-made on load); same constructor and behaviour.
+
+    >>> from optuna.samplers import NSGAIISampler
+    >>> sampler = picklable(NSGAIISampler)(population_size=20, seed=0)
+    """
+    return type(sampler_class.__name__, (_PicklableLocks, sampler_class), {"__module__": __name__})
 
 
 class NSGA2Options(BaseModel):
@@ -57,7 +104,7 @@ def _optuna_search(experiment: Any, sampler_class: type, options: BaseModel) -> 
         metric=[o.metric for o in experiment.objectives],
         mode=[o.mode for o in experiment.objectives],
         # seeded itself: OptunaSearch ignores `seed` next to a sampler
-        sampler=sampler_class(**options.model_dump(), seed=experiment.seed),
+        sampler=picklable(sampler_class)(**options.model_dump(), seed=experiment.seed),
     )
 
 
