@@ -384,8 +384,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{'-' if ev is None else f'{ev:.0f}':>12}{'-' if ep is None else f'{ep:.0f}':>13}"
             f"{np.median(r['epochs_used']):>12.0f}"
         )
-    lines += [f"{name}: costs of untrained candidates: {r['costs']}"
-              for name, r in summary["results"].items() if r.get("costs")]
+    lines += [
+        f"{name}: costs of untrained candidates: {r['costs']}"
+        for name, r in summary["results"].items()
+        if r.get("costs")
+    ]
     return "\n".join(lines)
 
 
