@@ -51,6 +51,7 @@ class FewShotTableCosts:
         rng = np.random.default_rng(seed)
         self.columns: dict[str, np.ndarray] = {}
         self.models: dict[str, str] = {}
+        referenced = False
         for objective in table.objectives:
             metric = objective.metric
             if objective.mode == "max":
@@ -70,7 +71,11 @@ class FewShotTableCosts:
                 for d in (*HELP_META_TRAIN, *HELP_META_VALID)
                 if d != device and d in refs.latencies
             ]
-            features = {**refs.features, **{r: refs.latencies[r[8:]] for r in references}}
+            referenced = referenced or bool(references)
+            features = {
+                **refs.features,
+                **{r: refs.latencies[r.removeprefix("latency/")] for r in references},
+            }
             picked = rng.choice(len(table.entries), size=samples, replace=False)
             measured = table.values(metric)[picked]
             model = fit_fewshot({k: v[picked] for k, v in features.items()}, measured)
@@ -78,10 +83,14 @@ class FewShotTableCosts:
             self.models[metric] = (
                 f"{model.label}, leave-one-out error ~{100 * (model.loo_log_rmse or 0):.0f} %"
             )
+        sources = (
+            "HELP meta-train/meta-valid devices"
+            if referenced
+            else "none, one-device table: FLOPs, params, op counts"
+        )
         self.label = (
             f"few-shot latency model ({samples} architectures measured on each target device, "
-            f"not counted as evaluations; references: HELP meta-train/meta-valid devices); "
-            f"{', '.join(FREE_METRICS)} exact"
+            f"not counted as evaluations; references: {sources}); {', '.join(FREE_METRICS)} exact"
         )
 
     def __call__(self, configs: list[dict[str, Any]]) -> dict[str, list[float]]:
