@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 import yaml
 
-from dppnas.bench.compare import _use_bench_costs, bench_experiment, split_costs
+from dppnas.bench.compare import bench_experiment, split_costs, use_bench_costs
 from dppnas.bench.table import load_table
 from dppnas.tuning.tuner import make_search_alg
 
@@ -38,7 +38,7 @@ def main() -> None:
         search_alg = make_search_alg(
             bench_experiment(table, "dpp", seed, args.budget, "fifo", 1, options)
         )
-        _use_bench_costs(search_alg, table, source, seed)
+        use_bench_costs(search_alg, table, source, seed)
         search_alg.set_search_properties(None, None, {"arch": table.space.tune_space()})
         for i in range(args.budget):
             config = search_alg.suggest(f"t{i}")

@@ -12,6 +12,10 @@ seed (floored at :data:`REGRET_FLOOR` when the front is found exactly) and ``fro
 the share of the true front's architectures evaluated (by canonical key: a table entry is one
 architecture). The objectives are any of the table's metrics (``objectives``; default: the
 table's declared pair), each with the table's declared reference value.
+
+DPP-Net ranks untrained candidates on costs it gets as a real search would
+(:mod:`dppnas.bench.costs`: few-shot latency by default; ``-s dpp.costs=table`` for the
+table's values, an oracle labelled so in the printout and in the JSON's ``costs``).
 """
 
 from __future__ import annotations
@@ -121,8 +125,12 @@ def split_costs(
     return source, rest
 
 
-def _use_bench_costs(search_alg: Any, table: BenchmarkTable, source: str | None, seed: int):
-    """Give DPP-Net its costs (:func:`~dppnas.bench.costs.bench_costs`); a trace's labels."""
+def use_bench_costs(
+    search_alg: Any, table: BenchmarkTable, source: str | None, seed: int
+) -> RunTrace:
+    """Give DPP-Net (any searcher with ``use_costs``) its benchmark costs from ``source``
+    (:func:`~dppnas.bench.costs.bench_costs`; None: none); an empty trace holding their
+    label and fitted models."""
     trace = RunTrace()
     if source is not None and hasattr(search_alg, "use_costs"):
         from dppnas.bench.costs import bench_costs
@@ -191,7 +199,7 @@ def run_once(
     source, options = split_costs(searcher, options)
     experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency, options)
     search_alg = make_search_alg(experiment)
-    labels = _use_bench_costs(search_alg, table, source, seed)
+    labels = use_bench_costs(search_alg, table, source, seed)
     collector = _collector()
     storage = storage or tempfile.mkdtemp(prefix="dppnas-bench-")
     tuner = tune.Tuner(
@@ -241,7 +249,7 @@ def run_direct(
     source, options = split_costs(searcher, options)
     experiment = bench_experiment(table, searcher, seed, budget, "fifo", 1, options)
     search_alg = make_search_alg(experiment)
-    trace = _use_bench_costs(search_alg, table, source, seed)
+    trace = use_bench_costs(search_alg, table, source, seed)
     param_space = {"arch": table.space.tune_space()}
     if isinstance(search_alg, Searcher):
         search_alg.set_search_properties(None, None, param_space)
