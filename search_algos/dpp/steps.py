@@ -8,7 +8,8 @@ DPP-Net (Dong et al., ECCV 2018, Sec. 3.3), after PNAS (Liu et al., ECCV 2018):
 2. Each next step fits the accuracy surrogate (:mod:`.surrogate`) on every *final*
    ``(architecture, accuracy)`` seen so far, grows every architecture kept by the previous
    step by one step over all choices, leaves out the architectures already suggested (by
-   ``arch_key``), predicts the accuracy of all candidates in one batched pass, costs them
+   ``arch_key``; by default such a repeat grows on in its place, and too few candidates
+   widen the beam to every trained architecture: :func:`grow`, not in the paper), predicts the accuracy of all candidates in one batched pass, costs them
    without training (:mod:`.costs`) and ranks them by NSGA-II on (predicted accuracy, costs)
    (:mod:`.selection`). The first ``k`` are trained; the rest of the order replaces a
    candidate whose trial errors.
