@@ -9,9 +9,10 @@ For each setting it runs ``dppnas bench compare --engine direct`` (objectives ``
 ``latency/<device>``; Panacea: ``accuracy, latency/raspi4, latency/pixel3,
 latency/titan_rtx_1``), writes ``OUT/<setting>[-<tag>].json`` (and the PNG) and skips settings
 already written (resumable), then prints per setting the median [IQR] log10 hypervolume
-regret at ``budget`` evaluations, and for MONAS the evaluations its median regret needs to
+regret at ``budget`` evaluations, and for MONAS and DPP-Net the evaluations its median regret needs to
 reach TPE's at ``budget``. ``monas-pareto`` is MONAS with ``reward: pareto``; ``monas`` is
-MONAS's own mixed reward. HELP's device split: tune on ``valid``, report on ``report``.
+MONAS's own mixed reward; ``dpp`` is DPP-Net costing candidates with the few-shot latency
+model (10 architectures measured per seed), ``dpp-oracle`` with the table's latency. HELP's device split: tune on ``valid``, report on ``report``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ LABELS: dict[str, tuple[str, dict[str, Any]]] = {
     "tpe": ("tpe", {}),
     "monas": ("monas", {"reward": "mixed"}),
     "monas-pareto": ("monas", {"reward": "pareto"}),
+    "dpp": ("dpp", {}),  # costs: the few-shot latency model (dppnas/bench/costs.py)
+    "dpp-oracle": ("dpp", {"costs": "table"}),  # the table's exact latency: an oracle
 }
 
 
@@ -116,7 +119,7 @@ def evals_to_reach(curve: list[list[float]], target: float) -> int | None:
 def report(results: dict[str, dict[str, Any]], budget: int) -> str:
     """A markdown table: median [IQR] log10 HV regret at ``budget`` per setting x searcher."""
     labels = list(next(iter(results.values()))["results"])
-    head = "| setting | " + " | ".join(labels) + " | MONAS evals to TPE's regret |"
+    head = "| setting | " + " | ".join(labels) + " | evals to TPE's regret |"
     lines = [head, "|" + "---|" * (len(labels) + 2)]
     for name, summary in results.items():
         cells = []
@@ -128,7 +131,7 @@ def report(results: dict[str, dict[str, Any]], budget: int) -> str:
         if tpe is not None:
             target = float(np.median(tpe["log_hv_regret"]))
             for label in labels:
-                if label.startswith("monas"):
+                if label.startswith(("monas", "dpp")):
                     n = evals_to_reach(summary["results"][label]["log_hv_regret_curve"], target)
                     reach.append(f"{label}: {'-' if n is None else n}")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {', '.join(reach)} |")

@@ -1,7 +1,7 @@
 """Measure the thresholds of the searcher replay tests on ``nb201-hw`` (``tests/test_nb201.py``).
 
     .venv/bin/python benchmarks/nb201_thresholds.py [--device titanx_256] [--budget 100]
-        [--test-seeds 5] [--random-seeds 1000] [-s monas.KEY=VALUE ...]
+        [--test-seeds 5] [--random-seeds 1000] [--searcher monas|dpp] [-s NAME.KEY=VALUE ...]
 
 A test runs a searcher for ``budget`` evaluations on ``test-seeds`` seeds (0, 1, ...) and
 asserts on the median of their log10 hypervolume regrets. A useless searcher must fail it:
@@ -10,7 +10,9 @@ script runs random search (Tune's per-decision sampling, ``--engine direct``) on
 ``random-seeds`` other seeds, forms the distribution of the median over ``test-seeds``
 independent runs (resampling the per-seed values, 100,000 groups), and prints its 5th
 percentile (a regret only 5 % of random draws beat) beside the searcher's own median on the
-test's seeds.
+test's seeds. For ``--searcher dpp`` it also replays DPP-Net with its accuracy surrogate
+replaced by a constant (every candidate predicted equal: selection on costs alone), the bar
+a useless surrogate reaches.
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ def main() -> None:
     groups = rng.choice(random, size=(100_000, args.test_seeds), replace=True)
     medians = np.median(groups, axis=1)
     ours = regrets(args.searcher, args.test_seeds, 0, options)
+    constant = None
+    if args.searcher == "dpp":
+        from unittest import mock
+
+        from search_algos.dpp.surrogate import AccuracySurrogate
+
+        def flat(self, archs):
+            return np.full(len(archs), 0.5), np.zeros(len(archs))
+
+        with mock.patch.object(AccuracySurrogate, "predict", flat):
+            constant = regrets(args.searcher, args.test_seeds, 0, options)
     print(f"objectives {objectives}, budget {args.budget}")
     print(
         f"random, per seed ({args.random_seeds} seeds): median {np.median(random):.3f}, "
@@ -70,6 +83,11 @@ def main() -> None:
         f"{args.searcher} {options}, seeds 0..{args.test_seeds - 1}: per seed "
         f"{np.round(ours, 3).tolist()}, median {np.median(ours):.3f}"
     )
+    if constant is not None:
+        print(
+            f"{args.searcher} with a constant accuracy predictor, seeds 0..{args.test_seeds - 1}: "
+            f"per seed {np.round(constant, 3).tolist()}, median {np.median(constant):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -351,3 +351,32 @@ def test_nb201_growth_through_the_searcher_on_a_flat_space():
     assert searcher.finished and len(suggested) == 24 + 4 + 4
     used = [sum(c[e] != "none" for e in NB201_EDGES) for c in suggested]
     assert used == [1] * 24 + [2] * 4 + [3] * 4
+
+
+def test_growth_through_repeats_reaches_the_networks_behind_dead_edges():
+    """On nb201, a one-edge cell off the input-output path is the empty network again: the
+    paper's growth (children of an already-suggested network dropped) finds only 4 new
+    two-edge networks from the five distinct roots; growing through repeats reaches every
+    network one operation away, and a root's equivalent encodings grow with it."""
+    from dppnas.spaces import make_space
+    from search_algos.base import SpaceArchKey
+    from search_algos.dpp.steps import grow, new_candidates
+
+    decisions = decisions_of({"arch": {edge: tune.choice(NB201_OPS) for edge in NB201_EDGES}})
+    rule = make_growth("nb201", decisions)
+    space_key = SpaceArchKey(make_space({"name": "nb201"}))
+
+    def key(arch):
+        return space_key(rule.config(arch))
+
+    roots, aliases, repeats = new_candidates(rule.roots(), key, set())
+    assert len(roots) == 5 and repeats == [] and sum(map(len, aliases.values())) == 19
+    suggested = {key(a) for a in roots}
+    paper, _ = grow(rule, roots, 2, key, suggested, through_repeats=False)
+    assert len(paper) == 4  # only the one kept encoding of the empty cell opens a path
+    ours, _ = grow(rule, roots, 2, key, suggested)
+    assert {key(a) for a in paper} < {key(a) for a in ours}
+    assert not suggested & {key(a) for a in ours} and len({key(a) for a in ours}) == len(ours)
+    parents = [b for a in roots for b in (a, *aliases.get(a, ()))]  # Step.kept() with aliases
+    wider, _ = grow(rule, parents, 2, key, suggested, through_repeats=False)
+    assert len(wider) > len(paper)

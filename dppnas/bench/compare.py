@@ -12,6 +12,10 @@ seed (floored at :data:`REGRET_FLOOR` when the front is found exactly) and ``fro
 the share of the true front's architectures evaluated (by canonical key: a table entry is one
 architecture). The objectives are any of the table's metrics (``objectives``; default: the
 table's declared pair), each with the table's declared reference value.
+
+DPP-Net ranks untrained candidates on costs it gets as a real search would
+(:mod:`dppnas.bench.costs`: few-shot latency by default; ``-s dpp.costs=table`` for the
+table's values, an oracle labelled so in the printout and in the JSON's ``costs``).
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ class RunTrace:
     epochs: list[int] = field(default_factory=list)
     final: list[bool] = field(default_factory=list)
     errored: int = 0
+    #: DPP-Net: where its costs of untrained candidates came from, and the models per metric
+    costs: str | None = None
+    cost_models: dict[str, str] = field(default_factory=dict)
 
 
 def _collector():
@@ -89,13 +96,49 @@ def searcher_options(
         from search_algos.dpp.growth import make_growth
 
         rule = make_growth(None, space_from_search_space(table.space).decisions, table.space)
-        roots, steps = len(rule.roots()), rule.max_depth - 1
+        # distinct networks only (NB201's 24 one-edge cells are 5: 19 have a dead edge)
+        roots = len({table.lookup(rule.config(r)["arch"]).index for r in rule.roots()})
+        steps = rule.max_depth - 1
         if steps == 0:
             section["k0"] = min(roots, budget)
         else:
             k0 = roots if budget >= roots + steps else max(1, budget // (steps + 1))
             section |= {"k0": k0, "k": max(1, math.ceil((budget - k0) / steps))}
     return section | dict(given or {})
+
+
+def split_costs(
+    searcher: str, options: Mapping[str, Any] | None
+) -> tuple[str | None, dict[str, Any]]:
+    """DPP-Net's benchmark-only ``costs`` option (:data:`~dppnas.bench.costs.COST_SOURCES`,
+    default ``fewshot``) apart from its searcher options; ``None`` for other searchers."""
+    from dppnas.bench.costs import COST_SOURCES
+
+    rest = dict(options or {})
+    if searcher != "dpp":
+        return None, rest
+    source = str(rest.pop("costs", "fewshot"))
+    if source not in COST_SOURCES:
+        raise ConfigError(
+            f"-s dpp.costs: expected one of {', '.join(COST_SOURCES)}, got {source!r}"
+        )
+    return source, rest
+
+
+def use_bench_costs(
+    search_alg: Any, table: BenchmarkTable, source: str | None, seed: int
+) -> RunTrace:
+    """Give DPP-Net (any searcher with ``use_costs``) its benchmark costs from ``source``
+    (:func:`~dppnas.bench.costs.bench_costs`; None: none); an empty trace holding their
+    label and fitted models."""
+    trace = RunTrace()
+    if source is not None and hasattr(search_alg, "use_costs"):
+        from dppnas.bench.costs import bench_costs
+
+        costs = bench_costs(table, source, seed)
+        search_alg.use_costs(costs)
+        trace.costs, trace.cost_models = costs.label, dict(getattr(costs, "models", {}))
+    return trace
 
 
 def bench_experiment(
@@ -153,12 +196,10 @@ def run_once(
     from dppnas.bench.replay import TabularTrainable
     from dppnas.tuning.tuner import make_scheduler, make_search_alg, trial_dirname
 
+    source, options = split_costs(searcher, options)
     experiment = bench_experiment(table, searcher, seed, budget, scheduler, concurrency, options)
     search_alg = make_search_alg(experiment)
-    if hasattr(search_alg, "use_costs"):  # DPP-Net costs untrained cells: the table's values
-        from search_algos.dpp.costs import TableCosts
-
-        search_alg.use_costs(TableCosts(table))  # an oracle, labelled so
+    labels = use_bench_costs(search_alg, table, source, seed)
     collector = _collector()
     storage = storage or tempfile.mkdtemp(prefix="dppnas-bench-")
     tuner = tune.Tuner(
@@ -181,7 +222,9 @@ def run_once(
         ),
     )
     tuner.fit()
-    return collector.trace
+    trace = collector.trace
+    trace.costs, trace.cost_models = labels.costs, labels.cost_models
+    return trace
 
 
 def run_direct(
@@ -203,12 +246,11 @@ def run_direct(
 
     from dppnas.tuning.tuner import make_search_alg
 
+    source, options = split_costs(searcher, options)
     experiment = bench_experiment(table, searcher, seed, budget, "fifo", 1, options)
     search_alg = make_search_alg(experiment)
-    if hasattr(search_alg, "use_costs"):
-        search_alg.use_costs(table.cell_costs)
+    trace = use_bench_costs(search_alg, table, source, seed)
     param_space = {"arch": table.space.tune_space()}
-    trace = RunTrace()
     if isinstance(search_alg, Searcher):
         search_alg.set_search_properties(None, None, param_space)
         suggest = search_alg.suggest
@@ -270,6 +312,8 @@ def score_trace(table: BenchmarkTable, trace: RunTrace, budget: int) -> dict[str
         "epochs_used": total_epochs,
         "evaluated": len(archive.entries),
         "errored": trace.errored,
+        "costs": trace.costs,
+        "cost_models": trace.cost_models,
     }
 
 
@@ -298,6 +342,12 @@ def summarise(
             "epochs_used": [r["epochs_used"] for r in runs],
             "log_hv_regret": [r["log_hv_regret"] for r in runs],
             "front_found": [r["front_found"] for r in runs],
+            # DPP-Net: costs of untrained candidates (an oracle says so), models per seed
+            **(
+                {"costs": runs[0]["costs"], "cost_models": [r["cost_models"] for r in runs]}
+                if runs[0].get("costs")
+                else {}
+            ),
             # per evaluation: [evaluations, 25th percentile, median, 75th percentile]
             "log_hv_regret_curve": [
                 [i + 1, *np.percentile([log_regret(v) for v in curves[:, i]], [25, 50, 75])]
@@ -342,6 +392,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{'-' if ev is None else f'{ev:.0f}':>12}{'-' if ep is None else f'{ep:.0f}':>13}"
             f"{np.median(r['epochs_used']):>12.0f}"
         )
+    lines += [
+        f"{name}: costs of untrained candidates: {r['costs']}"
+        for name, r in summary["results"].items()
+        if r.get("costs")
+    ]
     return "\n".join(lines)
 
 
@@ -435,8 +490,9 @@ def compare(
     log(
         f"objectives {[o.metric for o in table.objectives]}, reference point {table.reference_point}"
     )
-    for name in searchers:  # refuse unknown names before running anything
-        bench_experiment(table, name, 0, budget, scheduler, concurrency, options.get(name))
+    for name in searchers:  # refuse unknown names and options before running anything
+        _, given = split_costs(name, options.get(name))
+        bench_experiment(table, name, 0, budget, scheduler, concurrency, given)
     if engine == "tune" and not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     scores: dict[str, list[dict[str, Any]]] = {}

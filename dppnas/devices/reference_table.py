@@ -94,10 +94,9 @@ def _exact_key(arch: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(arch.items()))
 
 
-def _from_table(name: str) -> ReferenceLatencies:
-    from dppnas.bench.table import load_table
-
-    table = load_table(name)
+def table_references(table: Any) -> ReferenceLatencies:
+    """The architectures, free features and ``latency/<device>`` columns of a loaded
+    :class:`~dppnas.bench.table.BenchmarkTable` (rows in entry order)."""
     names = table.metric_names
     devices = [n.split("/", 1)[1] for n in names if n.startswith("latency/")]
     if not devices:
@@ -122,4 +121,6 @@ def load_reference_latencies(name_or_path: str) -> ReferenceLatencies:
         if not path.is_file():
             raise DppnasError(f"--table: {path} not found")
         return _from_csv(path)
-    return _from_table(name_or_path)
+    from dppnas.bench.table import load_table
+
+    return table_references(load_table(name_or_path))

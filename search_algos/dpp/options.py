@@ -35,6 +35,12 @@ class DPPNetOptions(BaseModel):
     selection: Literal["pareto", "accuracy"] = Field(
         "pareto", description="pareto = DPP-Net, accuracy = DPP-Net-PNAS"
     )
+    grow_through_repeats: bool = Field(
+        True,
+        description="a child that is another encoding of a network already suggested grows on "
+        "in its place, and the beam widens to every trained architecture when the survivors "
+        "have fewer than k new children (false: the paper's form, such children dropped)",
+    )
     cost_method: Literal["layers", "network"] = Field(
         "layers", description="candidates' latency / energy: per-layer cache or whole nets"
     )
@@ -72,6 +78,7 @@ def dpp(experiment: Any, options: DPPNetOptions, run_dir: Path | None = None) ->
             k0=options.k0,
             max_depth=options.max_depth,
             selection=options.selection,
+            grow_through_repeats=options.grow_through_repeats,
             devices=make_devices(experiment.devices),
             input_shape=input_shape,
             num_classes=num_classes,

@@ -74,6 +74,10 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         k0: step-1 architectures trained; None = all of them (PNAS).
         max_depth: the last step; default the rule's last.
         selection: ``"pareto"`` (DPP-Net) or ``"accuracy"`` (DPP-Net-PNAS).
+        grow_through_repeats: a child that is another encoding of a network already
+            suggested grows on in its place, and a step whose parents have fewer than ``k``
+            new children also grows every trained architecture (:func:`.steps.grow`); False:
+            the paper's form (such children dropped, parents only the last step's).
         accuracy_metric: the metric the surrogate predicts; default the one maximised.
         arch_key: ``arch_key(config) -> key`` equal for equivalent configs; default the dppnas
             space's canonical encoding, else the config itself.
@@ -101,6 +105,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         k0: int | None = None,
         max_depth: int | None = None,
         selection: SelectionRule = "pareto",
+        grow_through_repeats: bool = True,
         accuracy_metric: str | None = None,
         arch_key: ArchKey | None = None,
         space: SearchSpace | Mapping[str, Any] | None = None,
@@ -122,6 +127,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         if costs is not None and not callable(costs):
             raise DppnasError(f"costs must be a callable configs -> {{metric: values}}: {costs!r}")
         self.k, self.k0, self.selection, self.seed = int(k), k0, selection, int(seed)
+        self.grow_through_repeats = bool(grow_through_repeats)
         self.cost_method, self._accuracy_arg = cost_method, accuracy_metric
         self.surrogate_options = (
             surrogate
@@ -312,6 +318,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
                 for m, mode in zip(self.metrics, self.modes, strict=True)
                 if m != self.accuracy_metric
             ),
+            grow_through_repeats=self.grow_through_repeats,
         )
         step, record = plan_step(
             depth,
@@ -354,6 +361,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             "k0": self.k0,
             "max_depth": self.max_depth,
             "selection": self.selection,
+            "grow_through_repeats": self.grow_through_repeats,
             "accuracy_metric": self.accuracy_metric,
             "seed": self.seed,
             "cost_method": self.cost_method,

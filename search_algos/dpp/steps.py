@@ -8,7 +8,8 @@ DPP-Net (Dong et al., ECCV 2018, Sec. 3.3), after PNAS (Liu et al., ECCV 2018):
 2. Each next step fits the accuracy surrogate (:mod:`.surrogate`) on every *final*
    ``(architecture, accuracy)`` seen so far, grows every architecture kept by the previous
    step by one step over all choices, leaves out the architectures already suggested (by
-   ``arch_key``), predicts the accuracy of all candidates in one batched pass, costs them
+   ``arch_key``; by default such a repeat grows on in its place, and too few candidates
+   widen the beam to every trained architecture: :func:`grow`, not in the paper), predicts the accuracy of all candidates in one batched pass, costs them
    without training (:mod:`.costs`) and ranks them by NSGA-II on (predicted accuracy, costs)
    (:mod:`.selection`). The first ``k`` are trained; the rest of the order replaces a
    candidate whose trial errors.
@@ -60,11 +61,14 @@ class Step:
     completed: list[Hashable] = field(default_factory=list)
     errored: int = 0
     started: float = field(default_factory=time.time)
+    #: candidate -> the other encodings of its network met in this step (grown with it)
+    aliases: dict[Hashable, list[Hashable]] = field(default_factory=dict)
 
     def kept(self) -> list[Hashable]:
-        """The completed architectures in the step's order (the next step's parents)."""
+        """The completed architectures in the step's order, each followed by its aliases
+        (the next step's parents: every encoding of a trained network grows)."""
         done = set(self.completed)
-        return [a for a in self.queue if a in done]
+        return [b for a in self.queue if a in done for b in (a, *self.aliases.get(a, ()))]
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class StepSettings:
     selection: SelectionRule
     accuracy_metric: str
     cost_maximise: tuple[bool, ...]
+    grow_through_repeats: bool = True
 
 
 def training_set(
@@ -94,15 +99,59 @@ def training_set(
 
 def new_candidates(
     archs: Sequence[Hashable], key: Callable[[Hashable], Hashable], suggested: set[Hashable]
-) -> list[Hashable]:
-    """``archs`` without those whose key was suggested before or appeared earlier."""
-    out, keys = [], set(suggested)
+) -> tuple[list[Hashable], dict[Hashable, list[Hashable]], list[Hashable]]:
+    """``archs`` without those whose key was suggested before or appeared earlier; the later
+    encodings of each kept candidate's network (its aliases); and the architectures whose
+    network was suggested before (repeats)."""
+    out: list[Hashable] = []
+    first: dict[Hashable, Hashable] = {}
+    aliases: dict[Hashable, list[Hashable]] = {}
+    repeats: list[Hashable] = []
     for arch in archs:
         k = key(arch)
-        if k not in keys:
-            keys.add(k)
+        if k in suggested:
+            repeats.append(arch)
+        elif k in first:
+            aliases.setdefault(first[k], []).append(arch)
+        else:
+            first[k] = arch
             out.append(arch)
-    return out
+    return out, aliases, repeats
+
+
+def grow(
+    rule: GrowthRule,
+    parents: Sequence[Hashable],
+    depth: int,
+    key: Callable[[Hashable], Hashable],
+    suggested: set[Hashable],
+    through_repeats: bool = True,
+) -> tuple[list[Hashable], dict[Hashable, list[Hashable]]]:
+    """Step ``depth``'s new candidates (children of ``parents``) and their aliases.
+
+    With ``through_repeats`` (default), a child that is another encoding of a network
+    suggested before (an NB201 cell whose new edge is dead, ...) is no candidate but grows on
+    in its place at the next depth, so each step reaches the networks one operation away
+    from its parents' networks. Without it (the paper's form), such children are dropped
+    (on ``nb201`` most children of a sparse cell are then lost).
+    """
+    out: list[Hashable] = []
+    aliases: dict[Hashable, list[Hashable]] = {}
+    seen = set(suggested)
+    grown: set[Hashable] = set()
+    frontier, d = list(parents), depth
+    while frontier and d <= rule.max_depth:
+        new, more, repeats = new_candidates(rule.expand(frontier, d), key, seen)
+        out += new
+        seen |= {key(a) for a in new}
+        for arch, others in more.items():
+            aliases.setdefault(arch, []).extend(others)
+        if not through_repeats:
+            break
+        frontier = [a for a in repeats if a not in grown and key(a) in suggested]
+        grown.update(frontier)
+        d += 1
+    return out, aliases
 
 
 def plan_step(
@@ -128,7 +177,7 @@ def plan_step(
     fit_seconds = 0.0
     predicted = None
     if depth == 1:
-        candidates = new_candidates(rule.roots(), key, suggested)
+        candidates, aliases, _ = new_candidates(rule.roots(), key, suggested)
         target = len(candidates) if settings.k0 is None else min(settings.k0, len(candidates))
         if target < len(candidates):
             if costs is not None:
@@ -145,14 +194,29 @@ def plan_step(
         else:
             logger.warning("DPP-Net: no final result to fit the surrogate on; costs alone rank")
         fit_seconds = time.perf_counter() - fit_start
-        candidates = new_candidates(rule.expand(parents, depth), key, suggested)
+        candidates, aliases = grow(
+            rule, parents, depth, key, suggested, settings.grow_through_repeats
+        )
+        if settings.grow_through_repeats and len(candidates) < settings.k:
+            # the survivors have too few children (full cells): widen the beam to every
+            # architecture trained so far rather than leave the budget unspent
+            trained = list(dict.fromkeys(o.arch for o in observations))
+            more, more_aliases = grow(
+                rule, trained, depth, key, suggested | {key(a) for a in candidates}
+            )
+            candidates += more
+            aliases |= more_aliases
         target = min(settings.k, len(candidates))
         if surrogate.fitted and candidates:
             predicted = surrogate.predict([rule.tokens(a) for a in candidates])[0]
         cost_matrix = (
             costs(candidates) if costs is not None and settings.selection == "pareto" else None
         )
-        order = candidate_order(predicted, cost_matrix, settings.cost_maximise, settings.selection)
+        order = (
+            candidate_order(predicted, cost_matrix, settings.cost_maximise, settings.selection)
+            if candidates
+            else np.arange(0)
+        )
     queue = [candidates[i] for i in order]
     ranked = None if predicted is None else [float(predicted[i]) for i in order]
     record = StepRecord(
@@ -163,7 +227,7 @@ def plan_step(
         scoring_seconds=time.perf_counter() - start,
         fit_seconds=fit_seconds,
     )
-    return Step(depth, queue, ranked, target), record
+    return Step(depth, queue, ranked, target, aliases=aliases), record
 
 
 def step_kendall_tau(

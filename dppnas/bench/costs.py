@@ -1,0 +1,107 @@
+"""DPP-Net's costs of untrained candidates in ``dppnas bench compare`` (DESIGN section 6b).
+
+DPP-Net ranks each step's candidates on their costs before training any. A real search does
+not know a candidate's latency on the target device before building and measuring it, so by
+default (``-s dpp.costs=fewshot``) the benchmark gives DPP-Net what a real search would have:
+
+* ``latency/<device>``: the few-shot model (:mod:`dppnas.devices.fewshot`) fitted on
+  :data:`FEWSHOT_SAMPLES` architectures drawn at random per seed and measured on the target
+  (their latencies read from the table), with reference latencies only from HELP's
+  meta-train and meta-valid devices, never the target (:mod:`dppnas.devices.transfer`), plus
+  FLOPs, params and op counts. Tables with one device (the fashion tables' ``local-cpu``) have
+  no references: the model is fitted on FLOPs, params and op counts. The measurements are
+  the model's only: they are not evaluations and do not count against the budget.
+* ``params``, ``flops``: computed from the network without training or a device, so exact.
+
+``-s dpp.costs=table`` gives the table's exact values instead (:class:`TableCosts`): an
+oracle, labelled as such in the printed summary and the results JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dppnas.errors import DppnasError
+
+#: where DPP-Net's costs come from in a benchmark run (``-s dpp.costs=...``)
+COST_SOURCES = ("fewshot", "table")
+#: architectures measured on the target device to fit the few-shot model (HELP's protocol)
+FEWSHOT_SAMPLES = 10
+#: cost metrics computed from the network itself (no device, no training): exact in a search
+FREE_METRICS = ("params", "flops")
+
+
+class FewShotTableCosts:
+    """Predicted costs of every table entry: few-shot latency models, exact free metrics.
+
+    Called as ``costs(configs) -> {metric: [float, ...]}`` (the DPP-Net searcher's cost
+    callable) for the ``min`` objectives of ``table``; ``models`` holds the model chosen per
+    latency metric (its label and leave-one-out error).
+    """
+
+    def __init__(self, table: Any, seed: int, samples: int = FEWSHOT_SAMPLES) -> None:
+        from dppnas.devices.fewshot import fit_fewshot
+        from dppnas.devices.reference_table import table_references
+        from dppnas.devices.transfer import HELP_META_TRAIN, HELP_META_VALID
+
+        self.table = table
+        refs = table_references(table)
+        rng = np.random.default_rng(seed)
+        self.columns: dict[str, np.ndarray] = {}
+        self.models: dict[str, str] = {}
+        referenced = False
+        for objective in table.objectives:
+            metric = objective.metric
+            if objective.mode == "max":
+                continue
+            if metric in FREE_METRICS:
+                self.columns[metric] = table.values(metric)
+                continue
+            group, _, device = metric.partition("/")
+            if group != "latency":
+                raise DppnasError(
+                    f"DPP-Net benchmark costs: no predictor for {metric!r} (few-shot models "
+                    f"cover latency/<device>; {', '.join(FREE_METRICS)} are exact); use "
+                    f"-s dpp.costs=table for the table's values (an oracle)"
+                )
+            references = [
+                f"latency/{d}"
+                for d in (*HELP_META_TRAIN, *HELP_META_VALID)
+                if d != device and d in refs.latencies
+            ]
+            referenced = referenced or bool(references)
+            features = {
+                **refs.features,
+                **{r: refs.latencies[r.removeprefix("latency/")] for r in references},
+            }
+            picked = rng.choice(len(table.entries), size=samples, replace=False)
+            measured = table.values(metric)[picked]
+            model = fit_fewshot({k: v[picked] for k, v in features.items()}, measured)
+            self.columns[metric] = model.predict({k: features[k] for k in model.features})
+            self.models[metric] = (
+                f"{model.label}, leave-one-out error ~{100 * (model.loo_log_rmse or 0):.0f} %"
+            )
+        sources = (
+            "HELP meta-train/meta-valid devices"
+            if referenced
+            else "none, one-device table: FLOPs, params, op counts"
+        )
+        self.label = (
+            f"few-shot latency model ({samples} architectures measured on each target device, "
+            f"not counted as evaluations; references: {sources}); {', '.join(FREE_METRICS)} exact"
+        )
+
+    def __call__(self, configs: list[dict[str, Any]]) -> dict[str, list[float]]:
+        rows = [self.table.lookup(c["arch"]).index for c in configs]
+        return {m: [float(column[i]) for i in rows] for m, column in self.columns.items()}
+
+
+def bench_costs(table: Any, source: str, seed: int) -> Any:
+    """DPP-Net's cost callable for one run: ``fewshot`` (default, what a search could know)
+    or ``table`` (the table's exact values, an oracle); ``source`` as checked by
+    :func:`~dppnas.bench.compare.split_costs`."""
+    from search_algos.dpp.costs import TableCosts
+
+    return TableCosts(table) if source == "table" else FewShotTableCosts(table, seed)
