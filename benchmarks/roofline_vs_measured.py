@@ -26,6 +26,7 @@ import numpy as np
 from dppnas.bench.table import load_table
 from dppnas.devices.calibration import fit_calibration
 from dppnas.devices.evaluate import prediction_scores
+from dppnas.devices.network_signatures import layer_signatures
 from dppnas.devices.profile import build_deployed
 from dppnas.devices.roofline import (
     _FREE,
@@ -34,7 +35,6 @@ from dppnas.devices.roofline import (
     layer_bytes,
     layer_flops,
 )
-from dppnas.devices.signatures import layer_signatures
 
 INPUT_SHAPE = (3, 32, 32)
 #: (spec, measured device in nb201-hw, batch size, how close the two are)

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dppnas.arguments import input_shape, key_values, space_options
 from dppnas.errors import DppnasError, short_text
 from dppnas.paths import check_output_file, check_output_folder
 
@@ -275,18 +276,6 @@ def _add_device_commands(sub) -> None:
     devices.set_defaults(handler=_cmd_devices)
 
 
-def _input_shape(text: str) -> tuple[int, int, int]:
-    from dppnas.errors import ConfigError
-
-    try:
-        c, h, w = (int(part) for part in text.split(","))
-    except ValueError:
-        raise ConfigError(f"--input-shape {text!r}: expected C,H,W, e.g. 1,28,28") from None
-    if min(c, h, w) < 1:
-        raise ConfigError(f"--input-shape {text!r}: sides must be positive")
-    return c, h, w
-
-
 def _cmd_profile(args: argparse.Namespace) -> int:
     from dppnas.devices.lut import LookupTable
     from dppnas.devices.measured import MeasuredOptions
@@ -295,7 +284,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from dppnas.spaces import make_space
 
     out = check_output_file(args.out)
-    space = make_space({"name": args.space, **_space_options(args.space_option)})
+    space = make_space({"name": args.space, **space_options(args.space_option)})
     measure = validate_section(
         MeasuredOptions,
         {
@@ -313,7 +302,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         table = LookupTable.load(out)
     table = profile_space(
         space,
-        input_shape=_input_shape(args.input_shape),
+        input_shape=input_shape(args.input_shape),
         num_classes=args.num_classes,
         device_name=args.device_name,
         measure=measure,  # type: ignore[arg-type]
@@ -337,7 +326,7 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
     table = LookupTable.load(args.device_file)
     # the space as profiled, unless options are given
     config = table.space_config(args.space) or {"name": args.space}
-    config.update(_space_options(args.space_option))
+    config.update(space_options(args.space_option))
     space = make_space(config)
     result = evaluate_table(
         args.device_file,
@@ -410,8 +399,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     out, calibration = calibrate_device_file(
         args.device,
         args.measurements,
-        {"name": args.space, **_space_options(args.space_option)},
-        input_shape=_input_shape(args.input_shape) if args.input_shape else None,
+        {"name": args.space, **space_options(args.space_option)},
+        input_shape=input_shape(args.input_shape) if args.input_shape else None,
         num_classes=args.num_classes,
         per_family=per_family,
         out=args.out,
@@ -463,7 +452,7 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
                 f"--searcher-option {pair!r}: expected NAME.KEY=VALUE with NAME one of "
                 f"--searchers ({', '.join(searchers)}), e.g. monas.reward=pareto"
             )
-        options.setdefault(name, {}).update(_key_values([rest], "--searcher-option"))
+        options.setdefault(name, {}).update(key_values([rest], "--searcher-option"))
     out = check_output_file(args.out)
     check_output_file(out.with_suffix(".png"), "--out (its PNG)")
     hide_token_notice()
@@ -484,28 +473,6 @@ def _cmd_bench_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _space_options(pairs: Sequence[str]) -> dict[str, object]:
-    return _key_values(pairs, "--space-option")
-
-
-def _key_values(pairs: Sequence[str], flag: str) -> dict[str, object]:
-    """``KEY=VALUE`` pairs of ``flag`` as a dict, each VALUE parsed as YAML."""
-    import yaml
-
-    from dppnas.errors import ConfigError
-
-    options: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. max_depth=2")
-        try:
-            options[key.strip()] = yaml.safe_load(value)
-        except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: a 5,000-digit int
-            raise ConfigError(f"{flag} {short_text(pair)!r}: VALUE is not valid YAML") from None
-    return options
-
-
 def _cmd_bench_build(args: argparse.Namespace) -> int:
     from dppnas.bench.build import TableSpec, run_build
     from dppnas.errors import ConfigError, validate_section
@@ -515,7 +482,7 @@ def _cmd_bench_build(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers: must be at least 1, got {args.workers}")
     # the full option set (defaults included) is the recipe; a bad option fails here
-    space = make_space({"name": args.space, **_space_options(args.space_option)})
+    space = make_space({"name": args.space, **space_options(args.space_option)})
     spec = validate_section(
         TableSpec,
         {

@@ -35,10 +35,11 @@ from dppnas.devices.coverage import covering_architectures
 from dppnas.devices.energy import RaplMeter, energy_per_call_mj, rapl_meter
 from dppnas.devices.evaluate import evaluate_table, prediction_scores
 from dppnas.devices.measured import MeasuredOptions
+from dppnas.devices.network_signatures import layer_signatures
 from dppnas.devices.profile import build_deployed, profile_space, sample_architectures
 from dppnas.devices.reanchor import scale_table
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, layer_flops, load_spec
-from dppnas.devices.signatures import LayerSignature, layer_signatures
+from dppnas.devices.signatures import LayerSignature
 from dppnas.devices.static_signatures import NoRule, static_signatures
 from dppnas.devices.timing import TimingOptions
 from dppnas.devices.tracing import trace_layers

@@ -17,8 +17,8 @@ from dppnas.complexity import count_params
 from dppnas.config import load_experiment
 from dppnas.devices.coverage import covering_architectures
 from dppnas.devices.lut import LookupTable
+from dppnas.devices.network_signatures import layer_signatures
 from dppnas.devices.profile import build_deployed, sample_architectures
-from dppnas.devices.signatures import layer_signatures
 from dppnas.errors import DppnasError
 from dppnas.nn.nb201 import NB201_OPS, live_edges
 from dppnas.spaces import NB201Genotype, cell_key, make_space

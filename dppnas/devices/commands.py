@@ -103,18 +103,18 @@ def _cmd_latency_transfer(args: argparse.Namespace) -> int:
 
 
 def _cmd_fewshot(args: argparse.Namespace) -> int:
-    from dppnas.cli import _input_shape, _space_options
+    from dppnas.arguments import input_shape, space_options
     from dppnas.devices.fewshot_device import build_fewshot, save_fewshot
 
     refs = _names(args.references, "--references") if args.references else None
-    space = {"name": args.space, **_space_options(args.space_option)} if args.space else None
+    space = {"name": args.space, **space_options(args.space_option)} if args.space else None
     device = build_fewshot(
         args.measurements,
         args.table,
         refs,
         device=args.device_name,
         space=space,
-        input_shape=_input_shape(args.input_shape) if args.input_shape else None,
+        input_shape=input_shape(args.input_shape) if args.input_shape else None,
         num_classes=args.num_classes,
     )
     save_fewshot(device, Path(args.out))

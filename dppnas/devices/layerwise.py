@@ -15,7 +15,8 @@ from torch import nn
 
 from dppnas.devices.base import DeviceModel
 from dppnas.devices.calibration import Calibration
-from dppnas.devices.signatures import LayerSignature, layer_signatures
+from dppnas.devices.network_signatures import layer_signatures
+from dppnas.devices.signatures import LayerSignature
 
 
 class LayerwiseDevice(DeviceModel):

@@ -2,7 +2,7 @@
 
 A signature is what the time of one layer depends on: the op, its input and output shapes (per
 image: C, H, W) and its hyper-parameters (kernel, stride, padding, groups, ...). A network's
-signatures (:func:`layer_signatures`) are
+signatures (:func:`dppnas.devices.network_signatures.layer_signatures`) are
 
 * one per call of an *atomic* module (one without children, or a
   :class:`~dppnas.nn.CondensedConv`: its ``index_select`` + grouped conv + shuffle is one layer);
@@ -19,7 +19,6 @@ conv :func:`dppnas.nn.deploy` would make of it, so both forms cost the same.
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -213,33 +212,3 @@ def _learned_group_signature(
         ("kept", module.groups * module.kept_per_group),
     )
     return LayerSignature("condensed_conv", inputs, output, attrs)
-
-
-_CACHE: weakref.WeakKeyDictionary[nn.Module, dict[Shape, tuple[LayerSignature, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def layer_signatures(model: nn.Module, input_shape: Sequence[int]) -> tuple[LayerSignature, ...]:
-    """The signatures of ``model``'s layers at ``input_shape``, cached per model object.
-
-    Networks made of :mod:`dppnas.nn` classes are read statically
-    (:mod:`dppnas.devices.static_signatures`); any other model is traced. The cache assumes a model's layer structure does not change after its first query (true of
-    the networks built by the search spaces; condensation keeps shapes).
-    """
-    shape = tuple(int(s) for s in input_shape)
-    per_model = _CACHE.get(model)
-    if per_model is None:
-        per_model = {}
-        _CACHE[model] = per_model
-    found = per_model.get(shape)
-    if found is None:
-        from dppnas.devices.static_signatures import NoRule, static_signatures
-        from dppnas.devices.tracing import trace_layers
-
-        try:
-            found = tuple(static_signatures(model, shape))
-        except NoRule:
-            found = tuple(layer.signature for layer in trace_layers(model, shape))
-        per_model[shape] = found
-    return found

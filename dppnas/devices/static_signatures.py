@@ -1,6 +1,6 @@
 """Layer signatures of the networks built by :mod:`dppnas.nn`, computed without running them.
 
-A fast path for :func:`dppnas.devices.signatures.layer_signatures`: shapes are propagated
+A fast path for :func:`dppnas.devices.network_signatures.layer_signatures`: shapes are propagated
 through the known module classes by rule (a few microseconds per module instead of a traced
 forward pass), so a latency query on a fresh network stays well under a millisecond. Each rule
 mirrors one class's ``forward``; a model with any other module class, or an option a rule does
