@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from dppnas.pareto import Objective
 from dppnas.registry import Registry
 
-if TYPE_CHECKING:
-    from dppnas.config import Experiment
+
+class SearchExperiment(Protocol):
+    """What a searcher factory reads of an experiment (``dppnas.config.Experiment`` is one;
+    searchers depend on this shape, not on the config module, which imports them)."""
+
+    objectives: Sequence[Objective]
+    seed: int
+    num_samples: int
+    max_concurrent: int | None
+    devices: Mapping[str, Any]
+
+    @property
+    def search_space(self) -> Any: ...  # dppnas.spaces.SearchSpace
 
 
 class NoOptions(BaseModel):
@@ -30,7 +42,7 @@ class SearcherSpec:
     """
 
     options: type[BaseModel]
-    factory: Callable[[Experiment, BaseModel, Path | None], Any]
+    factory: Callable[[SearchExperiment, BaseModel, Path | None], Any]
     summary: str
 
 
