@@ -15,7 +15,7 @@ from typing import Any
 from dppnas.devices.calibration import Calibration, fit_calibration, read_measurements
 from dppnas.devices.layerwise import LayerwiseDevice
 from dppnas.devices.lut import LookupTable, LutDevice, now_iso
-from dppnas.devices.profile import build_deployed
+from dppnas.devices.profile import build_measured_rows
 from dppnas.devices.roofline import (
     RooflineDevice,
     RooflineOptions,
@@ -40,14 +40,8 @@ def measured_parts(
 ) -> list[dict[str, float]]:
     """The device's uncalibrated per-family sums (ms) for each architecture of the space."""
     space = make_space(dict(space_config))
-    parts = []
-    for row, arch in enumerate(archs, start=2):
-        try:
-            model = build_deployed(space, arch, input_shape, num_classes)
-        except DppnasError as err:
-            raise DppnasError(f"{where}:{row}: {err}") from None
-        parts.append(device.model_parts(model, input_shape))
-    return parts
+    models = build_measured_rows(space, archs, input_shape, num_classes, where)
+    return [device.model_parts(model, input_shape) for model in models]
 
 
 def calibrate_device_file(

@@ -158,19 +158,14 @@ def build_fewshot(
             k: v for k, v in features.items() if not k.startswith("latency/") or k[8:] in refs
         }
     else:
-        from dppnas.devices.profile import build_deployed
+        from dppnas.devices.profile import build_measured_rows
         from dppnas.spaces import make_space
 
         if input_shape is None:
             raise DppnasError("--input-shape: required with --space (C,H,W measured at)")
         built = make_space(dict(space))  # type: ignore[arg-type]
-        per_arch = []
-        for line, arch in enumerate(archs, start=2):
-            try:
-                model = build_deployed(built, arch, input_shape, num_classes)
-            except DppnasError as err:
-                raise DppnasError(f"{measurements}:{line}: {err}") from None
-            per_arch.append(module_features(model, input_shape, refs))
+        models = build_measured_rows(built, archs, input_shape, num_classes, str(measurements))
+        per_arch = [module_features(model, input_shape, refs) for model in models]
         features = {k: np.array([f[k] for f in per_arch]) for k in per_arch[0]}
         space = built.config()
     latency = fit_fewshot(features, [ms for _, ms, _ in rows])

@@ -18,7 +18,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -79,6 +79,23 @@ def build_deployed(
     """The inference form of ``arch`` (weights seeded: only shapes matter for latency)."""
     torch.manual_seed(0)
     return deploy(space.build(arch, input_shape, num_classes))
+
+
+def build_measured_rows(
+    space: SearchSpace,
+    archs: Sequence[dict[str, Any]],
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    where: str,
+) -> Iterator[torch.nn.Module]:
+    """:func:`build_deployed` for each architecture of a measurements file, in order; an
+    architecture the space cannot build is one error naming ``where:line`` (line 2 = the first
+    row after the header)."""
+    for line, arch in enumerate(archs, start=2):
+        try:
+            yield build_deployed(space, arch, input_shape, num_classes)
+        except DppnasError as err:
+            raise DppnasError(f"{where}:{line}: {err}") from None
 
 
 def machine_info(device_name: str, options: MeasuredOptions) -> dict[str, Any]:
