@@ -89,7 +89,7 @@ def main() -> None:
 
     def score(costs: CellCosts) -> dict[str, float]:
         t0 = time.perf_counter()
-        predicted, _ = surrogate.predict(candidates)
+        predicted = surrogate.predict(candidates)
         t1 = time.perf_counter()
         matrix = costs.matrix(candidates)
         t2 = time.perf_counter()

@@ -315,6 +315,26 @@ def test_dpp_costs_in_bench_compare_are_labelled(capsys):
         compare("nb201-hw", ["dpp"], 10, 1, options={"dpp": {"costs": "exact"}}, engine="direct")
 
 
+def test_fewshot_costs_round_only_on_a_device_with_discrete_latencies():
+    """``cost_digits=auto`` rounds the few-shot predictions to 3 significant digits when the
+    target's measured architectures repeat a latency (a phone timed in whole ms) and leaves
+    them as they are on a GPU, whose 10 measurements never repeat."""
+    from dppnas.bench.compare import split_costs
+    from dppnas.bench.costs import FewShotTableCosts, round_significant
+
+    assert round_significant(np.array([12.3456, 0.0012345]), 3).tolist() == [12.3, 0.00123]
+    for device, rounded in (("titanx_256", False), ("essential_ph_1", True)):
+        table = load_table("nb201-hw").with_objectives(["accuracy", f"latency/{device}"])
+        auto = FewShotTableCosts(table, seed=0, digits="auto").columns[f"latency/{device}"]
+        plain = FewShotTableCosts(table, seed=0, digits=None).columns[f"latency/{device}"]
+        assert np.array_equal(auto, round_significant(plain, 3) if rounded else plain)
+        assert len(np.unique(auto)) < len(np.unique(plain)) or not rounded
+    spec, rest = split_costs("dpp", {"cost_digits": "auto", "k": 3})
+    assert (spec.source, spec.digits, rest) == ("fewshot", "auto", {"k": 3})
+    with pytest.raises(DppnasError, match="cost_digits"):
+        split_costs("dpp", {"cost_digits": 0})
+
+
 def test_direct_engine_replays_what_tune_runs(tiny_table, tmp_path):
     """``--engine direct`` drives the same searchers without Ray: random search draws the
     same architectures as Tune's BasicVariantGenerator with the same seed."""

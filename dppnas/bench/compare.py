@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from dppnas.atomic import atomic_writer
+from dppnas.bench.costs import CostSpec
 from dppnas.bench.table import BenchmarkTable
 from dppnas.errors import ConfigError
 
@@ -109,10 +110,11 @@ def searcher_options(
 
 def split_costs(
     searcher: str, options: Mapping[str, Any] | None
-) -> tuple[str | None, dict[str, Any]]:
-    """DPP-Net's benchmark-only ``costs`` option (:data:`~dppnas.bench.costs.COST_SOURCES`,
-    default ``fewshot``) apart from its searcher options; ``None`` for other searchers."""
-    from dppnas.bench.costs import COST_SOURCES
+) -> tuple[CostSpec | None, dict[str, Any]]:
+    """DPP-Net's benchmark-only ``costs`` (:data:`~dppnas.bench.costs.COST_SOURCES`, default
+    ``fewshot``) and ``cost_digits`` options apart from its searcher options; ``None`` for
+    other searchers."""
+    from dppnas.bench.costs import COST_DIGITS, COST_SOURCES
 
     rest = dict(options or {})
     if searcher != "dpp":
@@ -122,11 +124,16 @@ def split_costs(
         raise ConfigError(
             f"-s dpp.costs: expected one of {', '.join(COST_SOURCES)}, got {source!r}"
         )
-    return source, rest
+    digits = rest.pop("cost_digits", COST_DIGITS)
+    if digits not in (None, "auto") and (not isinstance(digits, int) or digits < 1):
+        raise ConfigError(
+            f"-s dpp.cost_digits: expected an integer >= 1, auto or null, got {digits!r}"
+        )
+    return CostSpec(source, digits), rest
 
 
 def use_bench_costs(
-    search_alg: Any, table: BenchmarkTable, source: str | None, seed: int
+    search_alg: Any, table: BenchmarkTable, source: CostSpec | None, seed: int
 ) -> RunTrace:
     """Give DPP-Net (any searcher with ``use_costs``) its benchmark costs from ``source``
     (:func:`~dppnas.bench.costs.bench_costs`; None: none); an empty trace holding their

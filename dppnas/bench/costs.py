@@ -15,10 +15,18 @@ default (``-s dpp.costs=fewshot``) the benchmark gives DPP-Net what a real searc
 
 ``-s dpp.costs=table`` gives the table's exact values instead (:class:`TableCosts`): an
 oracle, labelled as such in the printed summary and the results JSON.
+
+``-s dpp.cost_digits=D`` (ours, not the paper's; see :data:`COST_DIGITS`) rounds the few-shot
+predictions to ``D`` significant digits; ``auto`` does so (3 digits) only for a target whose
+measured architectures repeat a latency value, i.e. a device whose latencies take a few
+discrete values (phones timed in whole ms, simulated accelerators): there equal networks tie
+in the measurements, and the model's fitting noise would break the ties that NSGA-II's
+crowding distance needs to spread the picks over distinct costs; ``null`` never rounds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +39,27 @@ COST_SOURCES = ("fewshot", "table")
 FEWSHOT_SAMPLES = 10
 #: cost metrics computed from the network itself (no device, no training): exact in a search
 FREE_METRICS = ("params", "flops")
+#: significant digits the few-shot latency predictions are rounded to: an int, ``auto``
+#: (:data:`AUTO_DIGITS` when the target's measured architectures repeat a value) or None
+COST_DIGITS: int | str | None = None
+#: the digits of ``auto``
+AUTO_DIGITS = 3
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    """DPP-Net's benchmark costs: ``source`` (:data:`COST_SOURCES`) and, for ``fewshot``, the
+    significant digits its predictions are rounded to (None: unrounded)."""
+
+    source: str = "fewshot"
+    digits: int | str | None = COST_DIGITS
+
+
+def round_significant(values: np.ndarray, digits: int | None) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (unchanged for None)."""
+    if digits is None:
+        return np.asarray(values, dtype=float)
+    return np.array([float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)])
 
 
 class FewShotTableCosts:
@@ -41,7 +70,13 @@ class FewShotTableCosts:
     latency metric (its label and leave-one-out error).
     """
 
-    def __init__(self, table: Any, seed: int, samples: int = FEWSHOT_SAMPLES) -> None:
+    def __init__(
+        self,
+        table: Any,
+        seed: int,
+        samples: int = FEWSHOT_SAMPLES,
+        digits: int | str | None = COST_DIGITS,
+    ) -> None:
         from dppnas.devices.fewshot import fit_fewshot
         from dppnas.devices.reference_table import table_references
         from dppnas.devices.transfer import HELP_META_TRAIN, HELP_META_VALID
@@ -79,9 +114,15 @@ class FewShotTableCosts:
             picked = rng.choice(len(table.entries), size=samples, replace=False)
             measured = table.values(metric)[picked]
             model = fit_fewshot({k: v[picked] for k, v in features.items()}, measured)
-            self.columns[metric] = model.predict({k: features[k] for k in model.features})
+            places = digits
+            if digits == "auto":
+                places = AUTO_DIGITS if len(np.unique(measured)) < len(measured) else None
+            self.columns[metric] = round_significant(
+                model.predict({k: features[k] for k in model.features}), places
+            )
             self.models[metric] = (
                 f"{model.label}, leave-one-out error ~{100 * (model.loo_log_rmse or 0):.0f} %"
+                + ("" if places is None else f", rounded to {places} significant digits")
             )
         sources = (
             "HELP meta-train/meta-valid devices"
@@ -90,7 +131,9 @@ class FewShotTableCosts:
         )
         self.label = (
             f"few-shot latency model ({samples} architectures measured on each target device, "
-            f"not counted as evaluations; references: {sources}); {', '.join(FREE_METRICS)} exact"
+            f"not counted as evaluations; references: {sources}"
+            + ("" if digits is None else f"; significant digits: {digits}")
+            + f"); {', '.join(FREE_METRICS)} exact"
         )
 
     def __call__(self, configs: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -98,10 +141,12 @@ class FewShotTableCosts:
         return {m: [float(column[i]) for i in rows] for m, column in self.columns.items()}
 
 
-def bench_costs(table: Any, source: str, seed: int) -> Any:
+def bench_costs(table: Any, spec: CostSpec, seed: int) -> Any:
     """DPP-Net's cost callable for one run: ``fewshot`` (default, what a search could know)
-    or ``table`` (the table's exact values, an oracle); ``source`` as checked by
+    or ``table`` (the table's exact values, an oracle); ``spec`` as checked by
     :func:`~dppnas.bench.compare.split_costs`."""
     from search_algos.dpp.costs import TableCosts
 
-    return TableCosts(table) if source == "table" else FewShotTableCosts(table, seed)
+    if spec.source == "table":
+        return TableCosts(table)
+    return FewShotTableCosts(table, seed, digits=spec.digits)

@@ -9,7 +9,7 @@ cell, one token per decision for a Tune param_space), each token of the rule's v
 its own embedding; the LSTM's hidden state after the last token goes through a linear head to
 the (standardised) accuracy. Each member of the ensemble starts from its own seeded
 initialisation and is trained full-batch with Adam on every observation (MSE or Huber loss);
-the prediction is the members' mean, their standard deviation a measure of disagreement.
+the prediction is the members' mean.
 Defaults (3 members, 64 hidden units, 150 epochs, lr 0.01) are ours.
 
 Re-fitting is from scratch and seeded by ``(seed, fit index, member)``, so the same
@@ -158,19 +158,18 @@ class AccuracySurrogate:
         self.fits += 1
 
     @torch.inference_mode()
-    def predict(self, archs: Sequence[Tokens]) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted accuracy of each token sequence, one batched pass per member:
-        ``(mean, std)``."""
+    def predict(self, archs: Sequence[Tokens]) -> np.ndarray:
+        """Predicted accuracy of each token sequence: the members' mean, one batched pass per
+        member. (The members' spread is not returned: ranking on mean + std at step 2 was
+        measured worse than on the mean on HELP's validation devices, issue 19.)"""
         if not self.fitted:
             raise RuntimeError("the surrogate has not been fitted yet")
         if not archs:
-            return np.zeros(0), np.zeros(0)
+            return np.zeros(0)
         tokens, lengths = self.encode(archs)
         with fixed_threads(self.options.threads):
             outputs = torch.stack([member(tokens, lengths) for member in self.members])
-        outputs = outputs.double() * self.scale + self.mean
-        std = outputs.std(0, unbiased=False) if len(self.members) > 1 else torch.zeros(len(archs))
-        return outputs.mean(0).numpy(), std.numpy()
+        return (outputs.double() * self.scale + self.mean).mean(0).numpy()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything :meth:`load_state_dict` needs (weights as CPU tensors)."""
