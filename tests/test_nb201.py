@@ -11,7 +11,6 @@ import pytest
 import torch
 import yaml
 
-from dppnas.bench.enumerate import arch_key, enumerate_architectures
 from dppnas.cli import main
 from dppnas.complexity import count_params
 from dppnas.config import load_experiment
@@ -21,7 +20,7 @@ from dppnas.devices.network_signatures import layer_signatures
 from dppnas.devices.profile import build_deployed, sample_architectures
 from dppnas.errors import DppnasError
 from dppnas.nn.nb201 import NB201_OPS, live_edges
-from dppnas.spaces import NB201Genotype, cell_key, make_space
+from dppnas.spaces import NB201Genotype, arch_key, cell_key, enumerate_architectures, make_space
 from dppnas.spaces.nb201 import EDGE_NAMES
 
 EDGES = ["edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2"]
