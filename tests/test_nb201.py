@@ -336,7 +336,7 @@ def test_bench_compare_picks_objectives_and_reports_regret(hw, tmp_path, capsys)
 
 
 def test_finding_the_whole_front_scores_the_floor(hw):
-    from dppnas.bench.compare import RunTrace, score_trace
+    from dppnas.bench.scoring import RunTrace, score_trace
 
     front = hw.true_front_entries()
     trace = RunTrace(
