@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dppnas.bench.compare import compare, write_json_atomic
+from dppnas.bench.compare import compare
+from dppnas.bench.scoring import write_json_atomic
 
 REPORT = ["titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss"]
 VALID = ["titanx_1", "titanx_32", "titanx_256", "gold_6240"]
@@ -83,7 +84,7 @@ def run_setting(
         merged = {**summary, "results": {**merged.get("results", {}), label: result}}
         print(f"  {name} {label}: done", flush=True)
     write_json_atomic(out, merged)
-    from dppnas.bench.compare import plot_curves
+    from dppnas.bench.scoring import plot_curves
 
     plot_curves(merged, out.with_suffix(".png"))
     return merged
@@ -93,7 +94,7 @@ def beside(summary: dict[str, Any], out: Path, name: str, tags: str) -> dict[str
     """``summary`` after earlier runs' searchers (``tags``: comma-separated, '' for the
     untagged run, oldest first); a label that a later run also has is suffixed with its
     run's tag ('before' for ''). Written to ``OUT/<setting>-merged.json`` and its PNG."""
-    from dppnas.bench.compare import plot_curves
+    from dppnas.bench.scoring import plot_curves
 
     runs = []
     for tag in tags.split(","):

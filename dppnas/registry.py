@@ -1,4 +1,15 @@
-"""A registry of named components (spaces, datasets, devices, searchers), after timm's."""
+"""The :class:`Registry` type: named components, after timm's. Each registry lives beside
+the base type of what it names, below :mod:`dppnas.config` (which reads them; none imports it):
+
+* ``SPACES`` (search spaces): :mod:`dppnas.spaces.base`;
+* ``DATASETS``: :mod:`dppnas.data.splits`;
+* ``DEVICE_KINDS`` (device models): :mod:`dppnas.devices`;
+* ``SCHEDULERS``: :mod:`dppnas.tuning.schedulers`;
+* ``SEARCHERS``: :mod:`search_algos.registry`;
+* ``OPS`` and ``NORMS`` (the networks' layers): :mod:`dppnas.nn.ops`;
+* ``SIGNATURE_COVERS`` (networks that cover a space's layer signatures):
+  :mod:`dppnas.devices.coverage`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build (or resume building) the two shipped tabular benchmarks. CPU hours on 2 cores;
+# Build (or resume building) the three shipped tabular benchmarks (fashion-dpp, fashion-monas,
+# fashion-dpp-long). CPU hours on 2 cores;
 # safe to stop and restart at any time: progress is in data/table_builds/NAME/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -95,8 +95,7 @@ def _jitter(key: str) -> float:
 def write_synthetic_table(path: Path) -> Path:
     """Every cell of :data:`SPACE` with accuracy per epoch (0-1), params, FLOPs and latency (ms)
     computed by a pure function of its layers; the ``dppnas bench`` table format."""
-    from dppnas.bench.enumerate import arch_key
-    from dppnas.spaces import Cell, make_space
+    from dppnas.spaces import Cell, arch_key, make_space
 
     space = make_space(SPACE)
     layers = list(itertools.product(NORM_GAIN, CONV_COST))
@@ -144,7 +143,7 @@ class EventLog(Callback):
         self.path = Path(path)
 
     def _write(self, event: str, trial: Any, result: dict[str, Any] | None = None) -> None:
-        from dppnas.bench.enumerate import arch_key
+        from dppnas.spaces import arch_key
 
         result = result if result is not None else (trial.last_result or {})
         record = {
@@ -272,7 +271,7 @@ def account(work: Path, seen_in_archive: set[str]) -> Counts:
     """Every completion seen in any session against the final run state and archive."""
     from ray.tune import ExperimentAnalysis
 
-    from dppnas.bench.enumerate import arch_key
+    from dppnas.spaces import arch_key
 
     run_dir = work / "runs" / RUN_NAME
     trials = ExperimentAnalysis(str(run_dir)).trials

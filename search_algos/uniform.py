@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from dppnas.bench.enumerate import arch_key
 from dppnas.errors import DppnasError
+from dppnas.spaces import arch_key
 
 
 class UniformArchitectureSearch(Searcher):

@@ -241,7 +241,8 @@ def test_monas_on_nb201_hw_beats_random_search():
     batch 256): at least 90 distinct architectures in 100 per seed, and a median log10 HV
     regret over seeds 0-4 that uniform random search reaches in under 1 % of draws; random
     search on the same seeds fails the same bar."""
-    from dppnas.bench.compare import run_direct, score_trace
+    from dppnas.bench.compare import run_direct
+    from dppnas.bench.scoring import score_trace
 
     table = load_table("nb201-hw").with_objectives(["accuracy", "latency/titanx_256"])
     regrets: dict[str, list[float]] = {"monas": [], "random": []}
@@ -271,7 +272,8 @@ def test_dpp_on_nb201_hw_beats_random_search_and_a_constant_predictor():
     256), costing untrained candidates as a real search would (few-shot latency model): 100
     distinct architectures per seed and a median log10 HV regret over seeds 0-4 below what
     random search reaches in 99 % of draws and below a constant accuracy predictor's."""
-    from dppnas.bench.compare import run_direct, score_trace, searcher_options
+    from dppnas.bench.compare import run_direct, searcher_options
+    from dppnas.bench.scoring import score_trace
 
     table = load_table("nb201-hw").with_objectives(["accuracy", "latency/titanx_256"])
     # 5 distinct one-edge networks (19 of the 24 one-edge cells have a dead edge), 5 steps

@@ -282,7 +282,8 @@ def test_resume_brings_back_a_checkpoint_deleted_after_the_last_snapshot(ray_ses
     anymore"). The snapshot here is a real one of Tune, set back to that moment."""
     from ray import tune
 
-    from dppnas.tuning.tuner import fill_deleted_checkpoints, trial_dirname
+    from dppnas.tuning.snapshots import fill_deleted_checkpoints
+    from dppnas.tuning.tuner import trial_dirname
 
     def two_checkpoints(config: dict) -> None:
         import tempfile
@@ -326,7 +327,7 @@ def test_resume_refuses_a_snapshot_cut_short(tmp_path):
     """Tune copies its snapshot into the run folder file by file; from an incomplete one it
     would silently start the experiment over. --resume stops with one clear line instead."""
     from dppnas.errors import DppnasError
-    from dppnas.tuning.tuner import check_last_snapshot
+    from dppnas.tuning.snapshots import check_last_snapshot
 
     whole = json.dumps({"trial_data": [], "runner_data": {}, "stats": {}})
     (tmp_path / "experiment_state-2026-11-24_10-00-00.json").write_text(whole)
@@ -345,7 +346,7 @@ def test_resume_repairs_a_searcher_state_cut_short_from_the_driver_copy(tmp_path
     import torch
 
     from dppnas.errors import DppnasError
-    from dppnas.tuning.tuner import check_last_snapshot, repair_snapshot_files
+    from dppnas.tuning.snapshots import check_last_snapshot, repair_snapshot_files
 
     run = tmp_path / "runs" / "killed"
     run.mkdir(parents=True)

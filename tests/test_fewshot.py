@@ -341,3 +341,67 @@ def test_fewshot_from_module_features_of_any_space(tiny_lut, tmp_path, capsys):
         assert device.latency_ms(model, (1, 8, 8)) == pytest.approx(truth(arch), rel=1e-3)
     with pytest.raises(DppnasError, match="fitted at input"):
         device.latency_ms(build_deployed(space, archs[0], (1, 16, 16), 10), (1, 16, 16))
+
+
+# --- live edges: a runtime that folds dead code ----------------------------------------------------
+
+
+def _folding_device(cells: list[tuple[str, ...]]) -> np.ndarray:
+    """A runtime that drops dead edges and folds a disconnected cell to a constant (as raspi4 and
+    pixel3 do): only live edges cost, a disconnected network takes 0.01 ms."""
+    from dppnas.nn.nb201 import live_edges
+
+    out = []
+    for cell in cells:
+        live = live_edges(cell)
+        cost = sum(OTHER_COST[o] for o, on in zip(cell, live, strict=True) if on)
+        out.append(2.0 + cost if any(live) else 0.01)
+    return np.array(out)
+
+
+def test_transfer_needs_the_live_op_counts_on_a_folding_device(synthetic_csv):
+    """On raw encodings (dead edges), a device that runs only live edges is a linear function of
+    the live-op counts and ``connected``: near-perfect with them, well off with all-op counts."""
+    path, cells, devices = synthetic_csv
+    table = load_reference_latencies(str(path))
+    assert {"live/nor_conv_3x3", "connected"} <= set(table.features)
+    disconnected = table.features["connected"] == 0
+    assert 0 < disconnected.sum() < len(cells) / 10  # a few of the random encodings
+    assert (table.features["live/nor_conv_3x3"] <= table.features["ops/nor_conv_3x3"]).all()
+    latencies = {"ref_a": devices["ref_a"], "folding": _folding_device(cells)}
+    with_live = transfer_scores(table.features, latencies, ["folding"], ["ref_a"], draws=5)
+    scores = with_live["devices"]["folding"]
+    # a draw without a disconnected cell cannot know they fold: at most those few are missed
+    assert np.median(scores["within_10pct"]) > 0.97
+    assert np.median(scores["spearman"]) > 0.99
+    assert all(m.startswith("linear(live/") for m in scores["models"])
+    ops_only = {k: v for k, v in table.features.items() if not k.startswith("live/")}
+    ops_only.pop("connected")
+    without = transfer_scores(ops_only, latencies, ["folding"], ["ref_a"], draws=5)
+    assert np.median(without["devices"]["folding"]["within_10pct"]) < 0.8
+
+
+def test_connected_is_fitted_only_where_the_measured_cells_tell_it_apart():
+    live = {"live/nor_conv_3x3": np.array([0.0, 1, 2, 3, 1, 2]), "connected": np.ones(6)}
+    y = 2.0 + 0.5 * live["live/nor_conv_3x3"]
+    model = fit_fewshot(live, y)
+    assert "connected" not in model.features  # constant: not told apart from the intercept
+    live["connected"] = np.array([0.0, 1, 1, 1, 1, 1])
+    y[0] = 0.01  # a folded, disconnected cell
+    model = fit_fewshot(live, y)
+    assert model.features == ["live/nor_conv_3x3", "connected"]
+    folded = {"live/nor_conv_3x3": np.array([0.0, 2.0]), "connected": np.array([0.0, 1.0])}
+    assert model.predict(folded) == pytest.approx([0.01, 3.0], rel=1e-6)
+
+
+def test_canonical_encodings_get_no_copies_of_the_op_counts():
+    """On canonical cells (every dead edge ``none``, as in ``nb201-hw``) live-op counts equal
+    the op counts: no ``live/`` features, so the same model is not fitted twice."""
+    from dppnas.devices.reference_table import _free_features
+    from dppnas.spaces.nb201 import NB201Genotype, canonical_cell
+
+    raw = [dict(zip(NB201_EDGE_NAMES, c, strict=True)) for c in _cells(200)]
+    canonical_ops = [canonical_cell(NB201Genotype(tuple(a.values()))).ops for a in raw]
+    canonical = [dict(zip(NB201_EDGE_NAMES, c, strict=True)) for c in canonical_ops]
+    assert "live/skip_connect" in _free_features(raw, {})
+    assert not any(k.startswith("live/") or k == "connected" for k in _free_features(canonical, {}))

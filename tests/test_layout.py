@@ -1,4 +1,5 @@
-"""The packages' import graph has no cycle (imports only go down the layers)."""
+"""The packages' layout: the import graph has no cycle (imports only go down the layers), the
+registries sit below the experiment schema, and no module is longer than a reader can hold."""
 
 from __future__ import annotations
 
@@ -85,3 +86,45 @@ def test_the_packages_import_graph_has_no_cycle():
     graph = import_graph()
     assert "dppnas.config" in graph and graph["dppnas.cli"]  # the walk saw the tree
     assert find_cycle(graph) == []
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_the_registries_sit_below_config():
+    """``dppnas.config`` reads every registry; none imports it, even indirectly."""
+    modules = _modules()
+    homes = [
+        name
+        for name, path in modules.items()
+        if any(
+            isinstance(node, ast.Call) and ast.unparse(node.func) == "Registry"
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert {"dppnas.spaces.base", "search_algos.registry", "dppnas.devices"} <= set(homes)
+    graph = import_graph()
+    assert [home for home in homes if "dppnas.config" in _reachable(graph, home)] == []
+
+
+#: the most lines a module may have
+MAX_LINES = 400
+#: modules over it for now, each with its length then (to be split, then removed from here)
+TOO_LONG = {"search_algos/dpp/searcher.py": 422}
+
+
+def test_no_module_is_over_max_lines():
+    lengths = {
+        path.relative_to(ROOT).as_posix(): len(path.read_text().splitlines())
+        for path in _modules().values()
+    }
+    over = {path: n for path, n in lengths.items() if n > MAX_LINES}
+    assert {p: n for p, n in over.items() if n > TOO_LONG.get(p, MAX_LINES)} == {}
+    assert set(TOO_LONG) <= set(over), "a listed module is short enough now: drop it from TOO_LONG"

@@ -289,7 +289,7 @@ def test_low_fidelity_errored_and_incomplete_results_are_fed_back_without_crashi
     assert stats["completed"] == 6 and stats["pending"] == 0
     assert (stats["errored"], stats["missing_metrics"], stats["low_fidelity"]) == (1, 2, 1)
     assert stats["cancelled"] == 1 and stats["waiting"] == 5
-    assert searcher._front == [[0.8, 4.0]]  # the low-fidelity result never enters the front
+    assert searcher.rewards.front == [[0.8, 4.0]]  # the low-fidelity result never enters the front
     rewards_so_far = [c["reward"] for c in searcher._batch]
     assert rewards_so_far[0] > 0 and rewards_so_far[2:] == [None, None, None]  # penalties
 
@@ -395,7 +395,8 @@ def test_monas_experiment_builds_the_searcher_on_its_space(tmp_path):
     assert experiment.searcher.name == "monas" and "monas" in SEARCHERS
     searcher = make_search_alg(experiment, tmp_path)
     assert isinstance(searcher, MONASSearcher)
-    assert searcher.reward == "pareto" and searcher.ref == [o.ref for o in experiment.objectives]
+    assert searcher.rewards.kind == "pareto"
+    assert searcher.rewards.ref == [o.ref for o in experiment.objectives]
     assert searcher.log_dir == tmp_path / "monas" and searcher.seed == experiment.seed
     assert searcher.set_search_properties(None, None, param_space(experiment))
     arch = searcher.suggest("x")["arch"]

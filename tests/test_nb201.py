@@ -11,7 +11,6 @@ import pytest
 import torch
 import yaml
 
-from dppnas.bench.enumerate import arch_key, enumerate_architectures
 from dppnas.cli import main
 from dppnas.complexity import count_params
 from dppnas.config import load_experiment
@@ -21,7 +20,7 @@ from dppnas.devices.network_signatures import layer_signatures
 from dppnas.devices.profile import build_deployed, sample_architectures
 from dppnas.errors import DppnasError
 from dppnas.nn.nb201 import NB201_OPS, live_edges
-from dppnas.spaces import NB201Genotype, cell_key, make_space
+from dppnas.spaces import NB201Genotype, arch_key, cell_key, enumerate_architectures, make_space
 from dppnas.spaces.nb201 import EDGE_NAMES
 
 EDGES = ["edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2"]
@@ -337,7 +336,7 @@ def test_bench_compare_picks_objectives_and_reports_regret(hw, tmp_path, capsys)
 
 
 def test_finding_the_whole_front_scores_the_floor(hw):
-    from dppnas.bench.compare import RunTrace, score_trace
+    from dppnas.bench.scoring import RunTrace, score_trace
 
     front = hw.true_front_entries()
     trace = RunTrace(

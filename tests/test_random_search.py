@@ -6,9 +6,8 @@ import collections
 
 import pytest
 
-from dppnas.bench.enumerate import arch_key, enumerate_architectures
 from dppnas.errors import ConfigError, DppnasError, validate_section
-from dppnas.spaces import make_space
+from dppnas.spaces import arch_key, enumerate_architectures, make_space
 from search_algos import SEARCHERS
 from search_algos.uniform import UniformArchitectureSearch
 

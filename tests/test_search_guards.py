@@ -180,7 +180,7 @@ class _Planted:
 
 
 def test_snapshot_completeness_is_checked_without_unpickling(tmp_path):
-    from dppnas.tuning.tuner import _whole
+    from dppnas.tuning.snapshots import _whole
 
     marker = tmp_path / "code-ran"
     planted = tmp_path / "searcher-state-x.pkl"
@@ -196,7 +196,7 @@ def test_snapshot_completeness_is_checked_without_unpickling(tmp_path):
 
 
 def test_staged_snapshot_copies_must_be_the_users_own(tmp_path):
-    from dppnas.tuning.tuner import repair_snapshot_files
+    from dppnas.tuning.snapshots import repair_snapshot_files
 
     run = tmp_path / "runs" / "r"
     run.mkdir(parents=True)

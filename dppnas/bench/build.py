@@ -26,7 +26,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dppnas.atomic import atomic_writer
-from dppnas.bench.enumerate import arch_key, enumerate_architectures
 from dppnas.config import TrainOptions, folder_name
 from dppnas.data import DataOptions, load_dataset
 from dppnas.devices import make_device
@@ -34,7 +33,7 @@ from dppnas.errors import DppnasError
 from dppnas.jsonl import append_line, read_lines
 from dppnas.nn import deploy
 from dppnas.paths import check_output_folder
-from dppnas.spaces import make_space
+from dppnas.spaces import arch_key, enumerate_architectures, make_space
 
 DATA_DIR = Path(__file__).parent / "data"
 BUILD_ROOT = Path("data/table_builds")

@@ -89,7 +89,7 @@ def _nb201_cover(space: SearchSpace) -> Iterator[dict[str, Any]]:
 
 def covering_architectures(space: SearchSpace) -> list[dict[str, Any]]:
     """Distinct canonical architectures of ``space`` that together have every signature."""
-    from dppnas.bench.enumerate import arch_key, enumerate_architectures
+    from dppnas.spaces import arch_key, enumerate_architectures
 
     if space.name in SIGNATURE_COVERS:
         seen: dict[str, dict[str, Any]] = {}

@@ -112,7 +112,7 @@ def evaluate_table(
     measured = [statistics.median(m) for m in medians]
     spreads = [spread_of(m) for m in medians]
 
-    from dppnas.bench.enumerate import arch_key
+    from dppnas.spaces import arch_key
 
     scores = prediction_scores(measured, predicted)
     anchoring = None

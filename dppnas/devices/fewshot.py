@@ -8,11 +8,17 @@ the space (named arrays, one value per architecture):
 * ``latency/<device>``: a reference device's known latency (ms) from a benchmark table;
 * ``lut/<name>``: the per-layer table sum (ms) of a profiled reference device;
 * ``flops`` (FLOPs per image), ``params``;
-* ``ops/<choice>``: how many decisions chose ``choice`` (per-op terms).
+* ``ops/<choice>``: how many decisions chose ``choice`` (per-op terms);
+* ``live/<choice>``, ``connected``: where a space's cells can hold dead edges (NB201 encodings
+  that are not canonical), how many *live* decisions chose ``choice`` (on a path from the
+  cell's input to its output: what a runtime that folds constants and drops dead code still
+  runs) and whether the cell's output depends on its input at all (0: the runtime may fold the
+  whole network to a constant).
 
 A few small models are tried (:func:`candidate_models`): each reference alone, linear
 (``a + b x``) and log-log (``log y = a + b log x``), a reference plus FLOPs, FLOPs (and params),
-the op counts, all references (non-negative), all references in log space (ridge). The one
+the op counts, the live-op counts (with and without ``connected``), all references
+(non-negative), all references in log space (ridge). The one
 with the smallest leave-one-out error on the N points (RMS of ``log(pred / measured)``, i.e.
 about the relative error) is refitted on all N. Linear fits minimise relative error, as the
 score (share within +-10 %) is relative. Pure numpy / scipy: a fit takes milliseconds.
@@ -36,6 +42,9 @@ MIN_POINTS = 3
 LOG_RIDGES: tuple[float, ...] = (0.1, 1.0, 10.0)
 #: leave-one-out error given to a prediction that is not positive (log error is undefined)
 _BAD_LOG_ERROR = 10.0
+#: prefix of the live-op counts and name of the connected-cell feature (see the module doc)
+LIVE_PREFIX = "live/"
+CONNECTED_FEATURE = "connected"
 
 Form = Literal["linear", "log"]
 
@@ -106,6 +115,7 @@ def candidate_models(names: Sequence[str]) -> list[Candidate]:
     names = list(names)
     refs = [n for n in names if n.startswith(("latency/", "lut/"))]
     ops = [n for n in names if n.startswith("ops/")]
+    live = [n for n in names if n.startswith(LIVE_PREFIX)]
     has_flops, has_params = "flops" in names, "params" in names
     cands: list[Candidate] = []
     if has_flops:
@@ -119,6 +129,11 @@ def candidate_models(names: Sequence[str]) -> list[Candidate]:
         cands.extend(Candidate("linear", (ref, "flops")) for ref in refs)
     if ops:
         cands.append(Candidate("linear", tuple(ops)))
+    if live:
+        cands.append(Candidate("linear", tuple(live)))
+        if CONNECTED_FEATURE in names:
+            # the intercept is then the cost of a disconnected cell (~0 where it is folded)
+            cands.append(Candidate("linear", (*live, CONNECTED_FEATURE)))
     if len(refs) > 1:
         cands.append(Candidate("linear", tuple(refs)))
         cands.extend(Candidate("log", tuple(refs), ridge) for ridge in LOG_RIDGES)
@@ -199,6 +214,15 @@ def fit_fewshot(
             raise DppnasError(
                 f"few-shot model: feature {c.features} has {len(x)} values, not {len(y)}"
             )
+    if candidates is None:
+        # ``connected`` the same on every measured cell cannot be told from the intercept:
+        # such a fit would predict a disconnected cell's cost arbitrarily
+        cands = [
+            c
+            for c in cands
+            if CONNECTED_FEATURE not in c.features
+            or np.ptp(columns[c][:, c.features.index(CONNECTED_FEATURE)]) > 0
+        ]
     scores = [_loo_error(c, columns[c], y) for c in cands]
     best = int(np.argmin([round(s, 9) for s in scores]))
     cand = cands[best]

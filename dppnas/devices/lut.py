@@ -40,7 +40,7 @@ VERSION = 1
 
 def space_hash(config: Mapping[str, Any]) -> str:
     """A short stable hash of a space's options (``SearchSpace.config()``)."""
-    from dppnas.bench.enumerate import arch_key  # canonical sorted JSON
+    from dppnas.spaces import arch_key  # canonical sorted JSON
 
     return hashlib.sha256(arch_key(dict(config)).encode()).hexdigest()[:16]
 
@@ -87,7 +87,7 @@ class CalibrationNetwork:
 
     @property
     def key(self) -> str:
-        from dppnas.bench.enumerate import arch_key
+        from dppnas.spaces import arch_key
 
         return arch_key(self.arch)
 

@@ -55,7 +55,7 @@ def sample_architectures(
 
     Returns fewer when the space has fewer such architectures.
     """
-    from dppnas.bench.enumerate import arch_key
+    from dppnas.spaces import arch_key
 
     rng = random.Random(seed)
     decisions = space.decisions

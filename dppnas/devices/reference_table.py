@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from dppnas.devices.fewshot import op_counts
+from dppnas.devices.fewshot import CONNECTED_FEATURE, LIVE_PREFIX, op_counts
 from dppnas.errors import DppnasError
 
 #: NB201's edge decisions in cell-string order and its op that costs nothing
@@ -49,14 +49,47 @@ def nb201_arch(cell: str) -> dict[str, str]:
     return dict(zip(NB201_EDGE_NAMES, ops, strict=True))
 
 
+def nb201_live_features(archs: list[dict[str, Any]], choices: list[str]) -> dict[str, np.ndarray]:
+    """``live/<op>`` (edges of each op on a path from the cell's input to its output, the only
+    ones a runtime that folds constants and drops dead code still runs) and ``connected`` (1
+    when the cell's output depends on its input at all, 0 for a cell a folding runtime reduces
+    to a constant: raspi4 and pixel3 report ~0.01 ms for those) of NB201 ``archs``."""
+    from dppnas.nn.nb201 import live_edges
+
+    live = [live_edges([a[e] for e in NB201_EDGE_NAMES]) for a in archs]
+    features = {
+        f"{LIVE_PREFIX}{op}": np.array(
+            [
+                sum(a[e] == op and on for e, on in zip(NB201_EDGE_NAMES, x, strict=True))
+                for a, x in zip(archs, live, strict=True)
+            ],
+            dtype=float,
+        )
+        for op in choices
+    }
+    features[CONNECTED_FEATURE] = np.array([float(any(x)) for x in live])
+    return features
+
+
 def _free_features(
     archs: list[dict[str, Any]], extra: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Op counts (``ops/<choice>``) of ``archs`` plus the table's ``extra`` columns."""
+    """Op counts (``ops/<choice>``) of ``archs`` plus the table's ``extra`` columns; for NB201
+    cells with dead edges (a table of raw encodings, not canonical ones) also the live-op
+    counts and ``connected`` (:func:`nb201_live_features`)."""
     choices = sorted({v for a in archs for v in a.values() if isinstance(v, str)})
     # the counts of all choices sum to the number of decisions: leave the cost-free one out
     choices = [c for c in choices if c != NB201_COST_FREE_OP] or choices
-    return {**op_counts(archs, choices), **extra}
+    features = op_counts(archs, choices)
+    if archs and all(set(a) == set(NB201_EDGE_NAMES) for a in archs):
+        live = nb201_live_features(archs, choices)
+        # canonical encodings (every dead edge ``none``, as in ``nb201-hw``): live counts are
+        # the op counts; leave the copies out rather than fit the same model twice
+        if any(
+            not np.array_equal(live[f"{LIVE_PREFIX}{c}"], features[f"ops/{c}"]) for c in choices
+        ):
+            features.update(live)
+    return {**features, **extra}
 
 
 def _from_csv(path: Path) -> ReferenceLatencies:

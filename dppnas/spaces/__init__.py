@@ -4,10 +4,14 @@
 * ``monas-condensenet``: MONAS's CondenseNet stage depths and growth rates;
 * ``dpp``: DPP-Net's cells on a CondenseNet-like dense backbone;
 * ``nb201``: NAS-Bench-201's cell space.
+
+An architecture's canonical key (:func:`arch_key`) and every distinct architecture of a
+reduced space (:func:`enumerate_architectures`) are in :mod:`dppnas.spaces.enumerate`.
 """
 
 from dppnas.spaces.base import SPACES, Decision, SearchSpace, check_choices, make_space
 from dppnas.spaces.dpp import CONDENSENET_CELL, DENSENET_BC_CELL, Cell, DppOptions, DppSpace
+from dppnas.spaces.enumerate import arch_key, enumerate_architectures
 from dppnas.spaces.monas import (
     CNNGenotype,
     ConvLayerSpec,
@@ -38,7 +42,9 @@ __all__ = [
     "NB201Space",
     "SearchSpace",
     "StagesGenotype",
+    "arch_key",
     "cell_key",
     "check_choices",
+    "enumerate_architectures",
     "make_space",
 ]

@@ -1,4 +1,5 @@
-"""``searcher: {name: monas, ...}``: the options an experiment may set, and the factory."""
+"""``searcher: {name: monas, ...}``: the options an experiment may set, and the factory; the
+paper-like settings :data:`PAPER_LIKE`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from search_algos.registry import register_searcher
+
+#: paper-like settings, ``MONASSearcher(..., **PAPER_LIKE)``: Adam with learning rate 0.0006
+#: (Zoph & Le 2017) on plain REINFORCE: no entropy bonus, advantage normalisation, temperature
+#: or logit clipping (our reading of the papers). The baseline decay, hidden size and batch size
+#: are ours: the papers' values were not available to us.
+PAPER_LIKE: dict[str, Any] = {
+    "lr": 6e-4,
+    "entropy_weight": 0.0,
+    "normalize_advantage": False,
+    "temperature": None,
+    "tanh_constant": None,
+    "baseline_decay": 0.95,
+    "hidden_size": 64,
+    "batch_size": 8,
+}
 
 
 class MONASOptions(BaseModel):

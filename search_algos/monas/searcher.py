@@ -2,20 +2,13 @@
 
 An LSTM controller (:mod:`.controller`) samples one architecture per :meth:`suggest`; every
 completed child becomes a reward (:mod:`.rewards`); after each ``batch_size`` children the
-controller takes one REINFORCE step (Williams 1992; Zoph & Le 2017) with Adam:
-
-    grad J ~ (1/N) sum_n sum_t grad log pi(a_t^n | a_<t^n) A^n + beta * grad (1/N) sum_n H^n
-
-with ``A^n = R^n - b``, ``b`` an exponential moving average of the batch-mean rewards (the first
-batch's mean to start) and ``H^n`` the policy's entropy along child ``n``, summed over
-decisions. Ours: ``A`` is divided by its moving root mean square (``normalize_advantage``), so
-that the learning rate and ``beta`` mean the same for every reward kind and scale. Each trial's
-actions are stored at :meth:`suggest` and their log-probabilities recomputed at update time,
-so any number of concurrent trials is fine.
+controller takes one REINFORCE step with Adam (:mod:`.learner`, which writes the update out).
+Each trial's actions are stored at :meth:`suggest` and their log-probabilities recomputed at
+update time, so any number of concurrent trials is fine.
 
 Defaults are ours, chosen on synthetic categorical problems (8 decisions of 4-5 choices) for
 budgets of 50-500 children: they learn in tens of updates, where the paper-like settings in
-:data:`PAPER_LIKE` (after Zoph & Le, who trained on 12,800 children) barely move.
+:data:`~search_algos.monas.options.PAPER_LIKE` (after Zoph & Le, who trained on 12,800 children) barely move.
 """
 
 from __future__ import annotations
@@ -26,13 +19,10 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import torch
 from ray.tune.search import Searcher
 
 from dppnas.devices.timing import fixed_threads
 from dppnas.errors import DppnasError
-from dppnas.pareto import Objective, non_dominated_mask
 from search_algos.base import ArchKey, MultiObjectiveSearcher, is_final
 from search_algos.decisions import (
     ControllerDecision,
@@ -40,31 +30,23 @@ from search_algos.decisions import (
     check_param_space,
     resolve_space,
 )
-from search_algos.monas import rewards
-from search_algos.monas.controller import Controller
+from search_algos.monas.learner import Learner, Rewards
 from search_algos.monas.tensorboard import UpdateLog
 
 log = logging.getLogger(__name__)
 
 RewardName = Literal["mixed", "constrained", "pareto"]
 
-#: paper-like settings, ``MONASSearcher(..., **PAPER_LIKE)``: Adam with learning rate 0.0006
-#: (Zoph & Le 2017) on plain REINFORCE: no entropy bonus, advantage normalisation, temperature
-#: or logit clipping (our reading of the papers). The baseline decay, hidden size and batch size
-#: are ours: the papers' values were not available to us.
-PAPER_LIKE: dict[str, Any] = {
-    "lr": 6e-4,
-    "entropy_weight": 0.0,
-    "normalize_advantage": False,
-    "temperature": None,
-    "tanh_constant": None,
-    "baseline_decay": 0.95,
-    "hidden_size": 64,
-    "batch_size": 8,
-}
-
-#: logit divisors of the batches drawn to replace a repeated architecture (``unique``; ours)
-_RESAMPLE_SPREADS = (1.0, 2.0, 4.0)
+#: the searcher's counters (:attr:`MONASSearcher.stats`)
+_COUNTERS = (
+    "suggested",
+    "completed",
+    "errored",
+    "missing_metrics",
+    "low_fidelity",
+    "cancelled",
+    "repeats",
+)
 
 
 class MONASSearcher(MultiObjectiveSearcher):
@@ -163,12 +145,14 @@ class MONASSearcher(MultiObjectiveSearcher):
             raise DppnasError(
                 f"pareto_scale must be 'reference' or 'observed', got {pareto_scale!r}"
             )
-        self.reward = reward
-        self.pareto_scale = pareto_scale
-        self.ref = None if ref is None else [float(r) for r in ref]
-        self.alpha = alpha
-        self.budgets = dict(budgets or {})
-        self.penalty = penalty
+        self.rewards = Rewards(
+            reward,
+            None if ref is None else [float(r) for r in ref],
+            alpha,
+            dict(budgets or {}),
+            penalty,
+            pareto_scale,
+        )
         self.batch_size = batch_size
         self.hidden_size = hidden_size
         self.lr = lr
@@ -187,86 +171,34 @@ class MONASSearcher(MultiObjectiveSearcher):
         self.seed = secrets.randbits(62) if seed is None else int(seed)
         self._log = UpdateLog(log_dir)
         if self._metric is not None:
-            self._check_objectives()
+            self.rewards.check(self._metric, self._mode)
 
         self._space: ControllerSpace | None = None
-        self._controller: Controller | None = None
-        self._optimizer: torch.optim.Optimizer | None = None
-        self._generator: torch.Generator | None = None
+        self._learner: Learner | None = None  # once the space is known
         self._pending_restore: dict[str, Any] | None = None
         self._pending: dict[str, list[int]] = {}
         self._suggested: set[Hashable] = set()  # every architecture suggested (its key)
         self._batch: list[dict[str, Any]] = []  # completed children awaiting the next update
-        self._front: list[list[float]] = []  # final results' objective values (pareto reward)
-        self._baseline: float | None = None
-        self._advantage_square: float | None = None  # moving mean of (R - b)^2
-        self._min_reward: float | None = None
-        self._best_reward: float | None = None
-        self._updates = 0
-        self._counts = dict.fromkeys(
-            (
-                "suggested",
-                "completed",
-                "errored",
-                "missing_metrics",
-                "low_fidelity",
-                "cancelled",
-                "repeats",
-            ),
-            0,
-        )
+        self._counts = dict.fromkeys(_COUNTERS, 0)
         self._set_space(resolve_space(space))
 
     # ---- set-up ----------------------------------------------------------------------------
-
-    def _check_objectives(self) -> None:
-        n = len(self._metric)
-        if self.ref is not None and len(self.ref) != n:
-            raise DppnasError(f"ref needs one value per metric ({n}), got {len(self.ref)}")
-        unknown = set(self.budgets) - set(self._metric)
-        if unknown:
-            raise DppnasError(
-                f"budgets name metrics that are not objectives: {', '.join(sorted(unknown))} "
-                f"(objectives: {', '.join(self._metric)})"
-            )
-        if self.reward == "pareto" and self.ref is None:
-            raise DppnasError(
-                "reward='pareto' needs the reference point: pass ref=[...] (one value per metric)"
-            )
-        if self.reward == "constrained" and not any(b is not None for b in self._budget_list()):
-            raise DppnasError(
-                "reward='constrained' needs a budget: pass budgets={metric: value} or ref=[...]"
-            )
-        if self.reward == "mixed" and self.ref is None and "min" in self._mode:
-            log.warning("MONAS mixed reward without ref: costs enter unnormalised (ref = 1)")
-
-    def _objectives(self) -> list[Objective]:
-        refs = self.ref or [1.0] * len(self._metric)
-        return [
-            Objective(metric=m, mode=o, ref=r)
-            for m, o, r in zip(self._metric, self._mode, refs, strict=True)
-        ]
-
-    def _budget_list(self) -> list[float | None]:
-        refs = self.ref or [None] * len(self._metric)
-        return [
-            self.budgets.get(m, r if o == "min" else None)
-            for m, o, r in zip(self._metric, self._mode, refs, strict=True)
-        ]
 
     def _set_space(self, space: ControllerSpace | None) -> None:
         self._space = space
         if space is None:
             return
-        self._generator = torch.Generator().manual_seed(self.seed)
-        self._controller = Controller(
+        self._learner = Learner(
             space.num_choices,
+            self.seed,
             hidden_size=self.hidden_size,
             temperature=self.temperature,
             tanh_constant=self.tanh_constant,
-            generator=self._generator,
+            lr=self.lr,
+            entropy_weight=self.entropy_weight,
+            baseline_decay=self.baseline_decay,
+            normalize_advantage=self.normalize_advantage,
         )
-        self._optimizer = torch.optim.Adam(self._controller.parameters(), lr=self.lr)
         if self._pending_restore is not None:
             state, self._pending_restore = self._pending_restore, None
             self._load_state(state)
@@ -282,7 +214,7 @@ class MONASSearcher(MultiObjectiveSearcher):
         if not self.take_tune_metric(metric, mode):
             return False
         if self._metric is not None:
-            self._check_objectives()
+            self.rewards.check(self._metric, self._mode)
         if config:
             if self._space is None:
                 self._set_space(resolve_space(config))
@@ -294,7 +226,7 @@ class MONASSearcher(MultiObjectiveSearcher):
 
     def suggest(self, trial_id: str) -> dict | str | None:
         """One architecture sampled from the controller: the config of every decision."""
-        if self._space is None or self._controller is None:
+        if self._space is None or self._learner is None:
             raise DppnasError(
                 "MONASSearcher has no search space: pass `space=` or a param_space to the Tuner"
             )
@@ -306,10 +238,12 @@ class MONASSearcher(MultiObjectiveSearcher):
         if self.max_trials is not None and self._counts["suggested"] >= self.max_trials:
             return Searcher.FINISHED
         with fixed_threads(1):  # tiny tensors: threads only cost time next to busy trials
-            actions = self._controller.sample(self._generator)
+            actions = self._learner.sample()
             key = self._key(actions)
             if self.unique and key in self._suggested:
-                actions, key = self._new_architecture(actions, key)
+                actions, key = self._learner.new_architecture(
+                    actions, key, self._key, self._suggested, self.resamples
+                )
         if key in self._suggested:
             self._counts["repeats"] += 1
         self._suggested.add(key)
@@ -322,21 +256,6 @@ class MONASSearcher(MultiObjectiveSearcher):
         if self._user_arch_key is not None:
             return self._user_arch_key(self._space.config(actions))
         return self._space.key(actions)  # the space's canonical key, cached per choice tuple
-
-    def _new_architecture(self, actions: list[int], key: Hashable) -> tuple[list[int], Hashable]:
-        """The first architecture not yet suggested among batches drawn from the policy, then
-        from flatter versions of it (logits / 2, / 4: the neighbourhood of a policy that has
-        converged); ``(actions, key)`` unchanged when every draw was seen."""
-        tried = {tuple(actions)}  # a converged policy draws the same few again and again
-        for spread in _RESAMPLE_SPREADS:
-            for other in self._controller.sample_many(self.resamples, self._generator, spread):
-                if tuple(other) in tried:
-                    continue
-                tried.add(tuple(other))
-                other_key = self._key(other)
-                if other_key not in self._suggested:
-                    return other, other_key
-        return actions, key
 
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
@@ -374,7 +293,7 @@ class MONASSearcher(MultiObjectiveSearcher):
                 if not self.learn_from_low_fidelity:
                     return
             try:
-                reward = self._reward(values, final)
+                reward = self.rewards.reward(values, self._metric, self._mode, final)
             except Exception:  # a searcher exception would abort the whole Tune run
                 log.exception("MONAS: reward of trial %s failed; error penalty", trial_id)
         self._batch.append({"actions": actions, "reward": reward})
@@ -384,61 +303,21 @@ class MONASSearcher(MultiObjectiveSearcher):
 
     # ---- rewards and learning ----------------------------------------------------------------
 
-    def _reward(self, values: list[float], final: bool) -> float:
-        objectives = self._objectives()
-        if self.reward == "mixed":
-            reward = rewards.mixed_reward(values, objectives, self.alpha)
-        elif self.reward == "constrained":
-            reward = rewards.constrained_reward(
-                values, objectives, self._budget_list(), self.penalty
-            )
-        else:
-            front = np.array(self._front, dtype=float).reshape(-1, len(objectives))
-            ideal = None
-            if self.pareto_scale == "observed":  # best value seen per objective (ours)
-                seen = np.vstack([front, [values]])
-                maximise = np.array([o.mode == "max" for o in objectives])
-                ideal = np.where(maximise, seen.max(axis=0), seen.min(axis=0))
-            reward = rewards.pareto_reward(values, front, objectives, ideal)
-            if final:  # keep the non-dominated set only: a dominated point never returns
-                points = np.vstack([front, [values]])
-                self._front = points[non_dominated_mask(points, objectives)].tolist()
-        self._min_reward = reward if self._min_reward is None else min(self._min_reward, reward)
-        self._best_reward = reward if self._best_reward is None else max(self._best_reward, reward)
-        return reward
-
     def _update(self) -> None:
-        """One REINFORCE step on the batch, then the baseline's moving average."""
-        assert self._controller is not None and self._optimizer is not None
+        """One REINFORCE step on the batch (:meth:`Learner.update`), logged."""
+        assert self._learner is not None
         batch, self._batch = self._batch, []
-        fallback = self.error_penalty
+        fallback = self.error_penalty  # else the lowest reward seen, else 0
         if fallback is None:
-            fallback = self._min_reward if self._min_reward is not None else 0.0
-        reward = torch.tensor(
-            [fallback if c["reward"] is None else c["reward"] for c in batch], dtype=torch.float32
-        )
-        mean = float(reward.mean())
-        baseline = mean if self._baseline is None else self._baseline
-        advantage, square = rewards.advantages(
-            reward, baseline, self._advantage_square, self.baseline_decay, self.normalize_advantage
-        )
-        if self.normalize_advantage:
-            self._advantage_square = square
-        actions = torch.tensor([c["actions"] for c in batch], dtype=torch.long)
-        log_prob, entropy = self._controller.log_prob_and_entropy(actions)
-        loss = -(advantage * log_prob).mean() - self.entropy_weight * entropy.mean()
-        self._optimizer.zero_grad()
-        loss.backward()
-        self._optimizer.step()
-        self._baseline = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * mean
-        self._updates += 1
+            fallback = self.rewards.min_reward if self.rewards.min_reward is not None else 0.0
+        reward, entropy, loss = self._learner.update(batch, fallback)
         if self._log.log_dir is not None:
             self._log.update(
-                self._updates,
+                self._learner.updates,
                 reward.tolist(),
-                self._baseline,
-                float(entropy.detach().mean()),
-                float(loss.detach()),
+                self._learner.baseline,
+                entropy,
+                loss,
                 self.decisions,
                 self.choice_probabilities(),
             )
@@ -453,19 +332,20 @@ class MONASSearcher(MultiObjectiveSearcher):
     def choice_probabilities(self, actions: Sequence[int] | None = None) -> list[list[float]]:
         """Per decision, the policy's probability of each choice given the earlier choices:
         ``actions`` (choice indices), or the most likely choices when None (greedy)."""
-        if self._controller is None:
+        if self._learner is None:
             raise DppnasError("MONASSearcher has no search space yet")
-        return [p.tolist() for p in self._controller.step_probabilities(actions)]
+        return [p.tolist() for p in self._learner.controller.step_probabilities(actions)]
 
     @property
     def stats(self) -> dict[str, Any]:
         """Counters (suggested, completed, errored, missing_metrics, low_fidelity, cancelled),
         ``updates``, ``baseline``, ``best_reward`` and children ``waiting`` for an update."""
+        learner = self._learner
         return {
             **self._counts,
-            "updates": self._updates,
-            "baseline": self._baseline,
-            "best_reward": self._best_reward,
+            "updates": learner.updates if learner else 0,
+            "baseline": learner.baseline if learner else None,
+            "best_reward": self.rewards.best_reward,
             "pending": len(self._pending),
             "waiting": len(self._batch),
         }
@@ -477,22 +357,14 @@ class MONASSearcher(MultiObjectiveSearcher):
         baseline, counters (pickled by :meth:`save`)."""
         if self._space is None:
             raise DppnasError("MONASSearcher has no search space yet; nothing to save")
-        assert self._controller is not None and self._optimizer is not None
-        assert self._generator is not None
+        assert self._learner is not None
         return {
             "space": self._space.signature(),
-            "controller": self._controller.state_dict(),
-            "optimizer": self._optimizer.state_dict(),
-            "generator": self._generator.get_state(),
+            **self._learner.state(),
+            **self.rewards.state(),
             "pending": {k: list(v) for k, v in self._pending.items()},
             "suggested": set(self._suggested),
             "batch": [dict(c) for c in self._batch],
-            "front": [list(v) for v in self._front],
-            "baseline": self._baseline,
-            "advantage_square": self._advantage_square,
-            "min_reward": self._min_reward,
-            "best_reward": self._best_reward,
-            "updates": self._updates,
             "counts": dict(self._counts),
         }
 
@@ -505,25 +377,17 @@ class MONASSearcher(MultiObjectiveSearcher):
             self._load_state(state)
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        assert self._controller is not None and self._optimizer is not None
-        assert self._generator is not None and self._space is not None
+        assert self._learner is not None and self._space is not None
         if state["space"] != self._space.signature():
             raise DppnasError(
                 "MONAS checkpoint was made for another search space "
                 f"({[n for n, _ in state['space']]}); restore it with the same space"
             )
-        self._controller.load_state_dict(state["controller"])
-        self._optimizer.load_state_dict(state["optimizer"])
-        self._generator.set_state(state["generator"])
+        self._learner.load(state)
+        self.rewards.load(state)
         self._pending = {k: list(v) for k, v in state["pending"].items()}
         self._suggested = set(state["suggested"])
         self._batch = [dict(c) for c in state["batch"]]
-        self._front = [list(v) for v in state["front"]]
-        self._baseline = state["baseline"]
-        self._advantage_square = state["advantage_square"]
-        self._min_reward = state["min_reward"]
-        self._best_reward = state["best_reward"]
-        self._updates = state["updates"]
         self._counts = dict.fromkeys(self._counts, 0) | dict(state["counts"])
 
     @property

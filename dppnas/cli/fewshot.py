@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dppnas.cli.arguments import input_shape, space_options
 from dppnas.errors import ConfigError
 
 DEFAULT_TABLE = "nb201-hw"
@@ -103,7 +104,6 @@ def _cmd_latency_transfer(args: argparse.Namespace) -> int:
 
 
 def _cmd_fewshot(args: argparse.Namespace) -> int:
-    from dppnas.arguments import input_shape, space_options
     from dppnas.devices.fewshot_device import build_fewshot, save_fewshot
 
     refs = _names(args.references, "--references") if args.references else None

@@ -1,9 +1,10 @@
 """Values the command line parses the same way in every command: an input shape ``C,H,W``
-and ``KEY=VALUE`` option pairs (each VALUE read as YAML). Errors are one-line
-:class:`~dppnas.errors.ConfigError` s naming the flag."""
+and ``KEY=VALUE`` option pairs (each VALUE read as YAML), and the ``--space``/``-o`` flags.
+Errors are one-line :class:`~dppnas.errors.ConfigError` s naming the flag."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from dppnas.errors import ConfigError, short_text
@@ -39,3 +40,16 @@ def key_values(pairs: Sequence[str], flag: str) -> dict[str, object]:
 def space_options(pairs: Sequence[str]) -> dict[str, object]:
     """The search space's options given as ``--space-option KEY=VALUE`` (``-o``)."""
     return key_values(pairs, "--space-option")
+
+
+def add_space_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--space NAME`` and the repeatable ``-o/--space-option KEY=VALUE``."""
+    parser.add_argument("--space", required=True, help="space name: dpp | monas | ...")
+    parser.add_argument(
+        "-o",
+        "--space-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a space option (VALUE is YAML: 2, [8, 16], true); repeat for several",
+    )

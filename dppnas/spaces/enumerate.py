@@ -1,4 +1,5 @@
-"""Every distinct architecture of a (reduced) search space, in a fixed order."""
+"""An architecture's canonical key, and every distinct architecture of a (reduced) search space
+in a fixed order."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import itertools
 import json
 from typing import Any
 
-from dppnas.spaces import SearchSpace
+from dppnas.spaces.base import SearchSpace
 
 
 def arch_key(arch: dict[str, Any]) -> str:
