@@ -41,7 +41,7 @@ FEWSHOT_SAMPLES = 10
 FREE_METRICS = ("params", "flops")
 #: significant digits the few-shot latency predictions are rounded to: an int, ``auto``
 #: (:data:`AUTO_DIGITS` when the target's measured architectures repeat a value) or None
-COST_DIGITS: int | str | None = None
+COST_DIGITS: int | str | None = "auto"
 #: the digits of ``auto``
 AUTO_DIGITS = 3
 

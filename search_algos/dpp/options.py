@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,9 +18,7 @@ class DPPNetOptions(BaseModel):
     """``searcher: {name: dpp, ...}`` options (defaults ours; the paper's were not available)."""
 
     model_config = ConfigDict(extra="forbid")
-    k: Annotated[int, Field(ge=1)] | list[Annotated[int, Field(ge=1)]] = Field(
-        8, description="candidates trained per step after the first (a list: per step)"
-    )
+    k: int = Field(8, ge=1, description="candidates trained per step after the first")
     k0: int | None = Field(
         None, ge=1, description="depth-1 cells trained first (None = all of them)"
     )

@@ -39,14 +39,7 @@ from search_algos.dpp.growth import GrowthRule, check_decisions, make_growth
 from search_algos.dpp.history import StepLog, StepRecord
 from search_algos.dpp.objectives import CostMethod, input_shape_of
 from search_algos.dpp.selection import SelectionRule
-from search_algos.dpp.steps import (
-    Observation,
-    Step,
-    StepSettings,
-    plan_step,
-    step_k,
-    step_kendall_tau,
-)
+from search_algos.dpp.steps import Observation, Step, StepSettings, plan_step, step_kendall_tau
 from search_algos.dpp.surrogate import AccuracySurrogate, SurrogateOptions
 
 logger = logging.getLogger(__name__)
@@ -77,8 +70,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             :class:`~.growth.GrowthRule`; default the dppnas space's rule, else ``"prefix"``.
         order, base: ``prefix``'s decision order (names or groups of names) and the value each
             decision holds until it is grown (default: its first choice).
-        k: candidates trained per step after the first (default 8, ours); a list: one per
-            step from the second (its last repeats; ours).
+        k: candidates trained per step after the first (default 8, ours).
         k0: step-1 architectures trained; None = all of them (PNAS).
         max_depth: the last step; default the rule's last.
         selection: ``"pareto"`` (DPP-Net) or ``"accuracy"`` (DPP-Net-PNAS).
@@ -109,7 +101,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         growth: str | GrowthRule | None = None,
         order: Sequence[str | Sequence[str]] | None = None,
         base: Mapping[str, Any] | None = None,
-        k: int | Sequence[int] = 8,
+        k: int = 8,
         k0: int | None = None,
         max_depth: int | None = None,
         selection: SelectionRule = "pareto",
@@ -126,16 +118,15 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         log_dir: str | Path | None = None,
     ) -> None:
         super().__init__(metric, mode, arch_key)
-        if min([k] if isinstance(k, int) else [*k] or [0]) < 1:
-            raise DppnasError(f"k must be >= 1 (or a non-empty list of such), got {k}")
+        if k < 1:
+            raise DppnasError(f"k must be >= 1, got {k}")
         if k0 is not None and k0 < 1:
             raise DppnasError(f"k0 must be >= 1 or None (every first-step architecture), got {k0}")
         if selection not in ("pareto", "accuracy"):
             raise DppnasError(f"selection must be 'pareto' or 'accuracy', got {selection!r}")
         if costs is not None and not callable(costs):
             raise DppnasError(f"costs must be a callable configs -> {{metric: values}}: {costs!r}")
-        self.k = int(k) if isinstance(k, int) else tuple(int(n) for n in k)
-        self.k0, self.selection, self.seed = k0, selection, int(seed)
+        self.k, self.k0, self.selection, self.seed = int(k), k0, selection, int(seed)
         self.grow_through_repeats = bool(grow_through_repeats)
         self.cost_method, self._accuracy_arg = cost_method, accuracy_metric
         self.surrogate_options = (
@@ -428,4 +419,4 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             raise DppnasError("planned_trials needs the search space")
         roots = len(self.rule.roots())
         first = roots if self.k0 is None else min(self.k0, roots)
-        return first + sum(step_k(self.k, d) for d in range(2, self.max_depth + 1))
+        return first + self.k * (self.max_depth - 1)

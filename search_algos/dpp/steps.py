@@ -75,20 +75,12 @@ class Step:
 class StepSettings:
     """What planning needs beyond the observations (the searcher's arguments)."""
 
-    k: int | tuple[int, ...]
+    k: int
     k0: int | None
     selection: SelectionRule
     accuracy_metric: str
     cost_maximise: tuple[bool, ...]
     grow_through_repeats: bool = True
-
-
-def step_k(k: int | Sequence[int], depth: int) -> int:
-    """Candidates trained at step ``depth`` (>= 2): ``k``, or ``k[depth - 2]`` for a schedule
-    (its last entry repeats)."""
-    if isinstance(k, int):
-        return k
-    return int(k[min(depth - 2, len(k) - 1)])
 
 
 def training_set(
@@ -205,8 +197,7 @@ def plan_step(
         candidates, aliases = grow(
             rule, parents, depth, key, suggested, settings.grow_through_repeats
         )
-        k = step_k(settings.k, depth)
-        if settings.grow_through_repeats and len(candidates) < k:
+        if settings.grow_through_repeats and len(candidates) < settings.k:
             # the survivors have too few children (full cells): widen the beam to every
             # architecture trained so far rather than leave the budget unspent
             trained = list(dict.fromkeys(o.arch for o in observations))
@@ -215,7 +206,7 @@ def plan_step(
             )
             candidates += more
             aliases |= more_aliases
-        target = min(k, len(candidates))
+        target = min(settings.k, len(candidates))
         if surrogate.fitted and candidates:
             predicted = surrogate.predict([rule.tokens(a) for a in candidates])
         cost_matrix = (
