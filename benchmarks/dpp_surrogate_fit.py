@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dppnas.devices.timing import fixed_threads
+from dppnas.threads import fixed_threads
 from search_algos.dpp.surrogate import (
     AccuracySurrogate,
     SurrogateOptions,

@@ -20,9 +20,9 @@ import numpy as np
 from torch import nn
 
 from dppnas.devices.lut import LookupTable, LutDevice
-from dppnas.devices.network_signatures import layer_signatures
-from dppnas.devices.profile import build_deployed, sample_architectures
-from dppnas.devices.reanchor import time_like_table
+from dppnas.profiling.profile import build_deployed, sample_architectures
+from dppnas.profiling.reanchor import time_like_table
+from dppnas.signatures.network import layer_signatures
 from dppnas.spaces import make_space
 
 

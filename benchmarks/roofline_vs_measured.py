@@ -25,9 +25,6 @@ import numpy as np
 
 from dppnas.bench.table import load_table
 from dppnas.devices.calibration import fit_calibration
-from dppnas.devices.evaluate import prediction_scores
-from dppnas.devices.network_signatures import layer_signatures
-from dppnas.devices.profile import build_deployed
 from dppnas.devices.roofline import (
     _FREE,
     RooflineDevice,
@@ -35,6 +32,9 @@ from dppnas.devices.roofline import (
     layer_bytes,
     layer_flops,
 )
+from dppnas.profiling.evaluate import prediction_scores
+from dppnas.profiling.profile import build_deployed
+from dppnas.signatures.network import layer_signatures
 
 INPUT_SHAPE = (3, 32, 32)
 #: (spec, measured device in nb201-hw, batch size, how close the two are)

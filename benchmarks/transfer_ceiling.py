@@ -17,9 +17,9 @@ import argparse
 
 import numpy as np
 
-from dppnas.devices.evaluate import prediction_scores
 from dppnas.devices.reference_table import load_reference_latencies
-from dppnas.devices.transfer import HELP_META_TEST, HELP_META_TRAIN, HELP_META_VALID
+from dppnas.profiling.evaluate import prediction_scores
+from dppnas.profiling.transfer import HELP_META_TEST, HELP_META_TRAIN, HELP_META_VALID
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ the base type of what it names, below :mod:`dppnas.config` (which reads them; no
 * ``SEARCHERS``: :mod:`search_algos.registry`;
 * ``OPS`` and ``NORMS`` (the networks' layers): :mod:`dppnas.nn.ops`;
 * ``SIGNATURE_COVERS`` (networks that cover a space's layer signatures):
-  :mod:`dppnas.devices.coverage`.
+  :mod:`dppnas.profiling.coverage`.
 """
 
 from __future__ import annotations

@@ -31,20 +31,20 @@ from dppnas.devices import (
 )
 from dppnas.devices import energy as energy_mod
 from dppnas.devices.calibration import ANY_FAMILY, fit_calibration
-from dppnas.devices.coverage import covering_architectures
 from dppnas.devices.energy import RaplMeter, energy_per_call_mj, rapl_meter
-from dppnas.devices.evaluate import evaluate_table, prediction_scores
 from dppnas.devices.measured import MeasuredOptions
-from dppnas.devices.network_signatures import layer_signatures
-from dppnas.devices.profile import build_deployed, profile_space, sample_architectures
-from dppnas.devices.reanchor import scale_table
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, layer_flops, load_spec
-from dppnas.devices.signatures import LayerSignature
-from dppnas.devices.static_signatures import NoRule, static_signatures
 from dppnas.devices.timing import TimingOptions
-from dppnas.devices.tracing import trace_layers
 from dppnas.errors import ConfigError, DppnasError
 from dppnas.nn import NORMS, OPS
+from dppnas.profiling.coverage import covering_architectures
+from dppnas.profiling.evaluate import evaluate_table, prediction_scores
+from dppnas.profiling.profile import build_deployed, profile_space, sample_architectures
+from dppnas.profiling.reanchor import scale_table
+from dppnas.signatures.layer import LayerSignature
+from dppnas.signatures.network import layer_signatures
+from dppnas.signatures.static import NoRule, static_signatures
+from dppnas.signatures.tracing import trace_layers
 from dppnas.spaces import make_space
 
 SHAPE = (1, 8, 8)

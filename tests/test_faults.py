@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import random
 import signal
 import subprocess
@@ -365,3 +366,73 @@ def test_resume_repairs_a_searcher_state_cut_short_from_the_driver_copy(tmp_path
     assert torch.load(run / name, weights_only=True)["updates"] == 4
     check_last_snapshot(run)
     assert repair_snapshot_files(run, [tmp_path / "ray"]) == []  # whole files are left alone
+
+
+def _snapshot(folder: Path, stamp: str, trials: dict[str, str], searcher: dict) -> list[Path]:
+    """A snapshot's four files as Tune writes them into its staging folder, in its order:
+    the experiment state (trial ids and statuses), MONAS's state, the search generator's
+    counter, the callbacks' state; increasing modification times."""
+    trial_data = [
+        [json.dumps({"trial_id": t, "status": s}), json.dumps({})] for t, s in trials.items()
+    ]
+    files = [
+        (f"experiment_state-{stamp}.json", json.dumps({"trial_data": trial_data}).encode()),
+        (f"searcher-state-{stamp}.pkl", pickle.dumps({"format": 1, "state": searcher})),
+        (f"search_gen_state-{stamp}.json", pickle.dumps({"counter": len(trials)})),
+        (f"callback-states-{stamp}.pkl", pickle.dumps({"archived": len(trials)})),
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in files:
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
+    _in_order(paths, start=time.time_ns())
+    return paths
+
+
+def _in_order(paths: list[Path], start: int) -> None:
+    for i, path in enumerate(paths):
+        os.utime(path, ns=(start + i * 1000, start + i * 1000))
+
+
+def test_resume_takes_the_drivers_last_snapshot_whole_not_a_mix_of_two(tmp_path):
+    """Tune copies its staged snapshot into the run folder in the background, files in
+    parallel; a driver killed during the copy leaves a mix of two snapshots, all whole (seen
+    with a real kill: the newer search generator beside the older experiment and searcher
+    states; the resumed run then made 7 trials of 8, and MONAS counted 7 suggested, 6
+    completed, one pending for ever). --resume restores the driver's staged snapshot when its
+    files are one save's, and only then: a driver killed while writing a snapshot left its
+    staging folder a mix (newer experiment state, older searcher state), and the run
+    folder's own snapshot is kept."""
+    from dppnas.tuning.snapshots import check_last_snapshot, repair_snapshot_files
+
+    stamp = "2026-11-24_04-48-04"
+    run = tmp_path / "runs" / "killed"
+    staging = tmp_path / "ray" / "session_x" / "artifacts" / stamp / "killed" / "driver_artifacts"
+    before = {"a": "TERMINATED", "b": "TERMINATED", "c": "RUNNING", "d": "RUNNING"}
+    after = {**before, "c": "TERMINATED", "e": "PENDING"}  # c finished, e suggested
+    old = _snapshot(run, stamp, before, {"pending": ["c", "d"], "suggested": 4})
+    old_bytes = [p.read_bytes() for p in old]
+    new = _snapshot(staging, stamp, after, {"pending": ["d", "e"], "suggested": 5})
+    # the copy of the newer snapshot stopped after the search generator's state
+    (run / new[2].name).write_bytes(new[2].read_bytes())
+    check_last_snapshot(run)  # every file is whole: only their mix is wrong
+
+    assert repair_snapshot_files(run, [tmp_path / "elsewhere"]) == []  # no staged copy
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == [old[0], old[1], old[3]]
+    assert [(run / p.name).read_bytes() for p in new] == [p.read_bytes() for p in new]
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == []  # nothing else to do
+
+    # the driver was killed while writing the next snapshot: the staged experiment state is
+    # newer than the staged searcher state; the run folder's snapshot is left as it is
+    for path, data in zip(old, old_bytes, strict=True):
+        path.write_bytes(data)
+    later = {**after, "d": "TERMINATED", "f": "PENDING"}
+    _snapshot(staging / "next", stamp, later, {})
+    (staging / "next" / new[0].name).replace(new[0])  # only its experiment state was written
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == []
+    _in_order(new, start=time.time_ns())  # were its files one save's, they would be taken...
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == old
+    # ...when they name every trial of the run folder's: not another run's of the same name
+    _snapshot(run, stamp, {**before, "g": "PENDING"}, {"pending": ["c", "d", "g"]})
+    assert repair_snapshot_files(run, [tmp_path / "ray"]) == []

@@ -13,11 +13,11 @@ import pytest
 
 from dppnas.cli import main
 from dppnas.devices import make_device
-from dppnas.devices.evaluate import evaluate_table
 from dppnas.devices.fewshot import Candidate, fit_fewshot
 from dppnas.devices.reference_table import NB201_EDGE_NAMES, load_reference_latencies
-from dppnas.devices.transfer import transfer_scores
 from dppnas.errors import DppnasError
+from dppnas.profiling.evaluate import evaluate_table
+from dppnas.profiling.transfer import transfer_scores
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: per-op cost (ms) of the synthetic reference device and of the synthetic "per-op" target
@@ -241,7 +241,7 @@ def test_fewshot_command_builds_a_device_for_experiments(
 def synthetic_reference(monkeypatch):
     """Replace the timing of latency-eval's reference with ``truth(prediction)``: the device
     "measured" is a known function of what the table predicts for each network."""
-    import dppnas.devices.evaluate as evaluate
+    import dppnas.profiling.evaluate as evaluate
 
     truth = {"fn": lambda predicted: predicted}
 
@@ -276,8 +276,8 @@ def test_latency_eval_fails_a_wrong_model(tiny_lut, synthetic_reference):
 
 @pytest.fixture(scope="module")
 def tiny_lut(tmp_path_factory):
-    from dppnas.devices.profile import profile_space
     from dppnas.devices.timing import TimingOptions
+    from dppnas.profiling.profile import profile_space
     from dppnas.spaces import make_space
 
     fast = TimingOptions(warmup=1, min_repeats=3, max_repeats=5, time_cap_s=0.01)
@@ -310,7 +310,7 @@ def test_fewshot_from_module_features_of_any_space(tiny_lut, tmp_path, capsys):
     """--space: FLOPs, params and a profiled reference table's sum, read from the network
     itself; a target twice as slow as the reference plus 0.1 ms is recovered exactly."""
     from dppnas.devices.lut import LutDevice, LutOptions
-    from dppnas.devices.profile import build_deployed, sample_architectures
+    from dppnas.profiling.profile import build_deployed, sample_architectures
 
     space, lut_path = tiny_lut
     reference = LutDevice("ref", LutOptions(path=str(lut_path)))

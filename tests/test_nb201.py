@@ -14,12 +14,12 @@ import yaml
 from dppnas.cli import main
 from dppnas.complexity import count_params
 from dppnas.config import load_experiment
-from dppnas.devices.coverage import covering_architectures
 from dppnas.devices.lut import LookupTable
-from dppnas.devices.network_signatures import layer_signatures
-from dppnas.devices.profile import build_deployed, sample_architectures
 from dppnas.errors import DppnasError
 from dppnas.nn.nb201 import NB201_OPS, live_edges
+from dppnas.profiling.coverage import covering_architectures
+from dppnas.profiling.profile import build_deployed, sample_architectures
+from dppnas.signatures.network import layer_signatures
 from dppnas.spaces import NB201Genotype, arch_key, cell_key, enumerate_architectures, make_space
 from dppnas.spaces.nb201 import EDGE_NAMES
 

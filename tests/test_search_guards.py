@@ -74,8 +74,8 @@ def test_resources_no_node_has_are_refused_at_start(ray_session):
 
 
 def test_a_latency_table_of_another_input_size_is_refused_before_any_trial(tmp_path):
-    from dppnas.devices.profile import profile_space
     from dppnas.devices.timing import TimingOptions
+    from dppnas.profiling.profile import profile_space
     from dppnas.spaces import make_space
 
     fast = TimingOptions(warmup=1, min_repeats=3, max_repeats=5, time_cap_s=0.01)

@@ -7,7 +7,7 @@ default (``-s dpp.costs=fewshot``) the benchmark gives DPP-Net what a real searc
 * ``latency/<device>``: the few-shot model (:mod:`dppnas.devices.fewshot`) fitted on
   :data:`FEWSHOT_SAMPLES` architectures drawn at random per seed and measured on the target
   (their latencies read from the table), with reference latencies only from HELP's
-  meta-train and meta-valid devices, never the target (:mod:`dppnas.devices.transfer`), plus
+  meta-train and meta-valid devices, never the target (:mod:`dppnas.profiling.transfer`), plus
   FLOPs, params and op counts. Tables with one device (the fashion tables' ``local-cpu``) have
   no references: the model is fitted on FLOPs, params and op counts. The measurements are
   the model's only: they are not evaluations and do not count against the budget.
@@ -79,7 +79,7 @@ class FewShotTableCosts:
     ) -> None:
         from dppnas.devices.fewshot import fit_fewshot
         from dppnas.devices.reference_table import table_references
-        from dppnas.devices.transfer import HELP_META_TRAIN, HELP_META_VALID
+        from dppnas.profiling.transfer import HELP_META_TRAIN, HELP_META_VALID
 
         self.table = table
         refs = table_references(table)

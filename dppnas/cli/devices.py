@@ -111,8 +111,8 @@ def add_commands(sub) -> None:
 def _cmd_profile(args: argparse.Namespace) -> int:
     from dppnas.devices.lut import LookupTable
     from dppnas.devices.measured import MeasuredOptions
-    from dppnas.devices.profile import profile_space
     from dppnas.errors import ConfigError, validate_section
+    from dppnas.profiling.profile import profile_space
     from dppnas.spaces import make_space
 
     out = check_output_file(args.out)
@@ -150,8 +150,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_latency_eval(args: argparse.Namespace) -> int:
-    from dppnas.devices.evaluate import evaluate_table
     from dppnas.devices.lut import LookupTable, write_json
+    from dppnas.profiling.evaluate import evaluate_table
     from dppnas.spaces import make_space
 
     out = check_output_file(args.out)
@@ -197,8 +197,8 @@ def _cmd_reanchor(args: argparse.Namespace) -> int:
     import copy
 
     from dppnas.devices.lut import LookupTable
-    from dppnas.devices.reanchor import reanchor_table
     from dppnas.errors import ConfigError
+    from dppnas.profiling.reanchor import reanchor_table
 
     if args.rounds < 1:
         raise ConfigError("reanchor: --rounds must be at least 1")
@@ -221,7 +221,7 @@ def _cmd_reanchor(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from dppnas.devices.calibrate import calibrate_device_file
+    from dppnas.profiling.calibrate import calibrate_device_file
 
     per_family = {"auto": None, "yes": True, "no": False}[args.per_family]
     if args.out:
@@ -248,7 +248,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from dppnas.devices.catalog import available_devices
+    from dppnas.profiling.catalog import available_devices
 
     rows = available_devices(args.tables or None)
     width = max(len(r[0]) for r in rows)

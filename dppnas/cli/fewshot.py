@@ -14,7 +14,7 @@ DEFAULT_TABLE = "nb201-hw"
 
 def add_commands(sub) -> None:
     """Register ``fewshot`` and ``latency-transfer`` on the ``dppnas`` subparsers."""
-    from dppnas.devices.transfer import HELP_META_TEST
+    from dppnas.profiling.transfer import HELP_META_TEST
 
     transfer = sub.add_parser(
         "latency-transfer",
@@ -77,7 +77,7 @@ def _names(text: str, flag: str) -> list[str]:
 def _cmd_latency_transfer(args: argparse.Namespace) -> int:
     from dppnas.devices.lut import now_iso, write_json
     from dppnas.devices.reference_table import load_reference_latencies
-    from dppnas.devices.transfer import HELP_META_TRAIN, HELP_META_VALID, transfer_scores
+    from dppnas.profiling.transfer import HELP_META_TRAIN, HELP_META_VALID, transfer_scores
 
     targets = _names(args.targets, "--targets")
     table = load_reference_latencies(args.table)
@@ -104,7 +104,7 @@ def _cmd_latency_transfer(args: argparse.Namespace) -> int:
 
 
 def _cmd_fewshot(args: argparse.Namespace) -> int:
-    from dppnas.devices.fewshot_device import build_fewshot, save_fewshot
+    from dppnas.profiling.fewshot import build_fewshot, save_fewshot
 
     refs = _names(args.references, "--references") if args.references else None
     space = {"name": args.space, **space_options(args.space_option)} if args.space else None

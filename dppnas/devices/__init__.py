@@ -17,11 +17,11 @@ from dppnas.devices.fewshot_device import FewShotDevice
 from dppnas.devices.layerwise import LayerwiseDevice
 from dppnas.devices.lut import LookupTable, LutDevice, UnknownLayerError
 from dppnas.devices.measured import MeasuredDevice
-from dppnas.devices.network_signatures import layer_signatures
 from dppnas.devices.roofline import RooflineDevice, RooflineSpec, load_spec, spec_names
-from dppnas.devices.signatures import LayerSignature
 from dppnas.errors import ConfigError, validate_section
 from dppnas.registry import Registry
+from dppnas.signatures.layer import LayerSignature
+from dppnas.signatures.network import layer_signatures
 
 DEVICE_KINDS: Registry[type[DeviceModel]] = Registry("device kind")
 DEVICE_KINDS.register("measured")(MeasuredDevice)

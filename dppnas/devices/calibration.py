@@ -1,7 +1,7 @@
 """Calibration: fit a cheap latency model to a few real measurements of the target.
 
 A layer-wise device (lookup table, roofline) gives, per network, the *uncalibrated* time of its
-layers summed per op family (:data:`~dppnas.devices.signatures.FAMILIES`), in ms. The calibrated
+layers summed per op family (:data:`~dppnas.signatures.layer.FAMILIES`), in ms. The calibrated
 prediction is ``intercept_ms + sum_f scale_f * parts_f``: the intercept absorbs what a sum of
 layers misses (framework overhead per call), the scales what isolated timings or a spec sheet
 get wrong. Few-shot, after HELP (Lee et al., NeurIPS 2021): about 10 measured networks suffice

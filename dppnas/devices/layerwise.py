@@ -1,7 +1,7 @@
 """Devices that predict a network's latency as a calibrated sum over its layers (lut, roofline).
 
 ``latency_ms = calibration.apply(parts)`` where ``parts[family]`` sums the uncalibrated times
-(ms) of the network's layer signatures (:mod:`dppnas.devices.signatures`) per op family. The
+(ms) of the network's layer signatures (:mod:`dppnas.signatures.layer`) per op family. The
 signatures of a model object are cached, so repeated queries cost microseconds.
 """
 
@@ -15,8 +15,8 @@ from torch import nn
 
 from dppnas.devices.base import DeviceModel
 from dppnas.devices.calibration import Calibration
-from dppnas.devices.network_signatures import layer_signatures
-from dppnas.devices.signatures import LayerSignature
+from dppnas.signatures.layer import LayerSignature
+from dppnas.signatures.network import layer_signatures
 
 
 class LayerwiseDevice(DeviceModel):

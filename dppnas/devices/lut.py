@@ -1,6 +1,6 @@
 """``lut``: a per-layer latency lookup table of a target device, built by ``dppnas profile``.
 
-The table maps a layer signature (:mod:`dppnas.devices.signatures`) to its median time (ms),
+The table maps a layer signature (:mod:`dppnas.signatures.layer`) to its median time (ms),
 measured in isolation on the target with the ``measured`` method; a network's prediction is the
 calibrated sum over its layers (:mod:`dppnas.devices.calibration`; the calibration is fitted at
 profile time on whole networks timed on the same machine).
@@ -31,8 +31,8 @@ from torch import nn
 from dppnas.devices.base import DeviceOptions, file_version, find_user_file
 from dppnas.devices.calibration import Calibration
 from dppnas.devices.layerwise import LayerwiseDevice
-from dppnas.devices.signatures import LayerSignature
 from dppnas.errors import DppnasError
+from dppnas.signatures.layer import LayerSignature
 
 FORMAT = "dppnas-latency-table"
 VERSION = 1

@@ -25,8 +25,9 @@ from torch import nn
 
 from dppnas.devices.base import DeviceModel, DeviceOptions
 from dppnas.devices.energy import EnergyMeter, energy_per_call_mj, nvml_meter, rapl_meter
-from dppnas.devices.timing import TimingOptions, fixed_threads, typical_ms
+from dppnas.devices.timing import TimingOptions, typical_ms
 from dppnas.errors import DppnasError
+from dppnas.threads import fixed_threads
 
 
 class MeasuredOptions(DeviceOptions):

@@ -26,8 +26,8 @@ from torch import nn
 from dppnas.devices.base import DeviceOptions, file_version, find_user_file
 from dppnas.devices.calibration import Calibration
 from dppnas.devices.layerwise import LayerwiseDevice
-from dppnas.devices.signatures import LayerSignature
 from dppnas.errors import DppnasError, format_validation_error
+from dppnas.signatures.layer import LayerSignature
 
 SPEC_DIR = Path(__file__).with_name("specs")
 

@@ -62,17 +62,6 @@ def estimate_ms(times: Sequence[float], statistic: str = "median") -> float:
 
 
 @contextlib.contextmanager
-def fixed_threads(threads: int) -> Iterator[None]:
-    """Run the body with ``torch.set_num_threads(threads)``; restore the previous count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@contextlib.contextmanager
 def quiet_interpreter() -> Iterator[None]:
     """Pause the garbage collector (a collection inside a timed call is not the model's cost)."""
     enabled = gc.isenabled()

@@ -26,17 +26,24 @@ def prepare_resume(run_dir: Path) -> None:
     """Repair the snapshot of the local run in ``run_dir`` for Tune's restore (a warning per
     file restored); a :class:`DppnasError` when its last snapshot cannot be resumed from."""
     for path in repair_snapshot_files(run_dir):
-        log.warning("--resume: %s was cut short by the stop; restored from the driver's copy", path)
+        log.warning(
+            "--resume: %s was cut short or left behind by the stop; restored from the "
+            "driver's copy",
+            path,
+        )
     check_last_snapshot(run_dir)
     for folder in fill_deleted_checkpoints(run_dir):
         log.warning("--resume: %s was deleted after the run's last snapshot; restored", folder)
 
 
-#: the files of one snapshot of a run that Tune restores from (``*-<session stamp>.*``)
+#: the files of one snapshot of a run that Tune restores from (``*-<session stamp>.*``), in
+#: the order Tune writes them into the driver's staging folder: ``TuneController.save_to_dir``
+#: writes the experiment state, ``SearchGenerator.save_to_dir`` the searcher's state and then
+#: its own, ``CallbackList.save_to_dir`` the callbacks' state last
 SNAPSHOT_FILES = (
     "experiment_state-*.json",
-    "search_gen_state-*.json",
     "searcher-state-*.pkl",
+    "search_gen_state-*.json",
     "callback-states-*.pkl",
 )
 
@@ -85,38 +92,117 @@ def _owned_by_user(path: Path, root: Path) -> bool:
     return True
 
 
-def repair_snapshot_files(run_dir: Path, ray_temp_dirs: Sequence[Path] | None = None) -> list[Path]:
-    """Replace snapshot files of the run folder that a stop cut short with the stopped driver's
-    own copies, and return the files replaced.
+def _staging_folders(run_dir: Path, ray_temp_dirs: Sequence[Path]) -> list[Path]:
+    """The stopped drivers' staging folders of runs named like ``run_dir``'s that are this
+    user's own (``<ray temp>/session_*/artifacts/<stamp>/<run>/driver_artifacts``)."""
+    return [
+        folder
+        for root in ray_temp_dirs
+        for folder in root.glob(f"session_*/artifacts/*/{run_dir.name}/driver_artifacts")
+        if _owned_by_user(folder, root)
+    ]
 
-    Tune writes each snapshot whole (temporary file, then rename) into the driver's staging
-    folder (``<ray temp>/session_*/artifacts/<stamp>/<run>/driver_artifacts``), then copies
-    it into the run folder file by file: a driver killed during that copy leaves a file cut
-    short there (its searcher's state, say) while the staged one is whole; a SIGKILL leaves
-    the staging folder on disk. Local runs on the machine of the stopped driver only; a file
-    without a whole staged copy is left as it is (:func:`check_last_snapshot` reports it).
+
+def _stamp(path: Path) -> str:
+    """The session stamp of a snapshot file (``experiment_state-<stamp>.json``)."""
+    for pattern in SNAPSHOT_FILES:
+        prefix, suffix = pattern.split("*")
+        if path.name.startswith(prefix) and path.name.endswith(suffix):
+            return path.name.removeprefix(prefix).removesuffix(suffix)
+    raise ValueError(path)
+
+
+def _trial_ids(path: Path) -> set[str] | None:
+    """The trial ids of an experiment state file (None when it cannot be read)."""
+    try:
+        trial_data = json.loads(path.read_bytes())["trial_data"]
+        ids = set()
+        for trial_state, _ in trial_data:
+            trial = json.loads(trial_state) if isinstance(trial_state, str) else trial_state
+            ids.add(trial["trial_id"])
+        return ids
+    except Exception:  # not Tune's layout: no claim either way
+        return None
+
+
+def _one_save(folder: Path, run_dir: Path, stamp: str) -> list[Path] | None:
+    """The staged files of session ``stamp`` in ``folder`` when they are all of one save,
+    in write order; None when they are not (or when they are not this run's).
+
+    Tune overwrites the staged files one by one at each snapshot, in the order of
+    :data:`SNAPSHOT_FILES`: a driver stopped in the middle of a snapshot leaves the newer
+    experiment state beside the older searcher state. Whole files whose modification times
+    follow the write order are one snapshot's. The run folder's experiment state, when whole,
+    must name no trial the staged one lacks (a later snapshot of the same run).
+    """
+    files = []
+    for pattern in SNAPSHOT_FILES:
+        path = folder / pattern.replace("*", stamp)
+        if path.exists() or path.is_symlink():
+            files.append(path)
+    if not files or not files[0].name.startswith("experiment_state-"):
+        return None
+    if not all(_owned_by_user(path, folder) and _whole(path) for path in files):
+        return None
+    times = [path.lstat().st_mtime_ns for path in files]
+    if times != sorted(times):
+        return None
+    ours = run_dir / files[0].name
+    if _whole(ours):
+        ours_ids, staged_ids = _trial_ids(ours), _trial_ids(files[0])
+        if ours_ids is not None and (staged_ids is None or not ours_ids <= staged_ids):
+            return None
+    return files
+
+
+def repair_snapshot_files(run_dir: Path, ray_temp_dirs: Sequence[Path] | None = None) -> list[Path]:
+    """Give the run folder the stopped driver's last snapshot, whole and of one piece, and
+    return the files replaced.
+
+    Tune writes each snapshot into the driver's staging folder
+    (``<ray temp>/session_*/artifacts/<stamp>/<run>/driver_artifacts``), then copies that
+    folder into the run folder in the background, its files in parallel: a driver killed
+    during the copy leaves a file cut short there, or a mix of two snapshots (the newer
+    experiment state beside the older searcher state: the searcher then never hears of
+    trials that finished in between and does not know trials Tune created, which it
+    suggests again). A SIGKILL leaves the staging folder on disk. When the staged files of
+    the run's last session are one snapshot's, they replace the run folder's; otherwise
+    each file cut short is replaced by a whole staged copy of the same name, if there is
+    one. Local runs on the machine of the stopped driver only; a file left cut short is
+    reported by :func:`check_last_snapshot`.
     """
     if ray_temp_dirs is None:
         roots = {Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"}
         ray_temp_dirs = sorted(roots | {Path("/tmp/ray")})
+    folders = _staging_folders(run_dir, ray_temp_dirs)
     repaired: list[Path] = []
+
+    def replace(path: Path, staged: Path) -> None:
+        tmp = path.with_name(f".{path.name}.repair")
+        shutil.copyfile(staged, tmp)
+        os.replace(tmp, path)
+        repaired.append(path)
+
+    ours = [path for pattern in SNAPSHOT_FILES for path in run_dir.glob(pattern)]
+    if ours:
+        stamp = max(_stamp(path) for path in ours)  # the session Tune restores from
+        snapshots = [s for f in folders if (s := _one_save(f, run_dir, stamp)) is not None]
+        if snapshots:  # the same session's: the newest is its last
+            for staged in max(snapshots, key=lambda s: s[0].lstat().st_mtime_ns):
+                path = run_dir / staged.name
+                if not path.exists() or path.read_bytes() != staged.read_bytes():
+                    replace(path, staged)
     for pattern in SNAPSHOT_FILES:
         for path in sorted(run_dir.glob(pattern)):
             if _whole(path):
                 continue
             staged = [
                 c
-                for root in ray_temp_dirs
-                for c in root.glob(
-                    f"session_*/artifacts/*/{run_dir.name}/driver_artifacts/{path.name}"
-                )
-                if _owned_by_user(c, root) and _whole(c)
+                for folder in folders
+                if _owned_by_user(c := folder / path.name, folder) and _whole(c)
             ]
             if staged:  # the same file name is the same session's: the newest copy is its last
-                tmp = path.with_name(f".{path.name}.repair")
-                shutil.copyfile(max(staged, key=lambda c: c.stat().st_mtime), tmp)
-                os.replace(tmp, path)
-                repaired.append(path)
+                replace(path, max(staged, key=lambda c: c.stat().st_mtime))
     return repaired
 
 

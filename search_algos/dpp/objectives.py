@@ -12,10 +12,9 @@ whole network costs tens to hundreds of ms with a ``measured`` device (``count_f
   layers, ``growth`` out of the last). Cells share layers, and the number of distinct
   signatures is small (a few hundred at most for the shipped spaces).
 * Each distinct signature is built once as ``norm -> conv``, deployed (learned group convs
-  condensed, :func:`dppnas.nn.deploy`) and costed once: parameters counted, FLOPs computed from
-  its convolutions (``2 * H * W * weight elements``, torch's flop-counter formula for the
-  stride-1 "same" convs of these ops), latency / energy from each configured device model on
-  that layer alone. The cache survives save/restore.
+  condensed, :func:`dppnas.nn.deploy`) and costed once: parameters counted, FLOPs counted by
+  :func:`dppnas.complexity.count_flops` (torch's flop counter) on the layer at its input size,
+  latency / energy from each configured device model on that layer alone. The cache survives save/restore.
 * A candidate's cost is the sum over its layers in every context plus the cost of the rest of
   the network (stem, transitions, head, concatenations), measured once as the reference
   network's total minus its cells' layers.
@@ -42,7 +41,7 @@ every device, slow with ``measured``): for small candidate sets or cheap device 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -58,8 +57,9 @@ from dppnas.spaces import Cell, DppSpace
 
 CostMethod = Literal["layers", "network"]
 
-#: (norm, conv, c_in, c_out, H, W)
-LayerSignature = tuple[str, str, int, int, int, int]
+#: one layer of a cell in its context: (norm, conv, c_in, c_out, H, W); the devices' own
+#: per-layer key is :class:`dppnas.signatures.layer.LayerSignature`
+CellLayer = tuple[str, str, int, int, int, int]
 
 
 def cost_metric_names(devices: Mapping[str, DeviceModel]) -> list[str]:
@@ -93,21 +93,6 @@ def input_shape_of(dataset: Any) -> tuple[tuple[int, int, int], int]:
         return KNOWN_SHAPES[options.name]
     data = load_dataset(options)
     return data.input_shape, data.num_classes
-
-
-def conv_flops(module: nn.Module, height: int, width: int) -> int:
-    """FLOPs per image of the stride-1, "same"-padded convolutions in ``module``.
-
-    ``2 * H * W * weight.numel()`` per conv: one multiply-accumulate = 2 FLOPs, as
-    ``torch.utils.flop_counter`` counts (so sums match :func:`dppnas.complexity.count_flops`).
-    """
-    total = 0
-    for sub in module.modules():
-        if isinstance(sub, nn.Conv2d):
-            if sub.stride != (1, 1) or sub.padding != tuple(k // 2 for k in sub.kernel_size):
-                raise ValueError(f"conv_flops expects stride-1 'same' convs, got {sub}")
-            total += 2 * height * width * sub.weight.numel()
-    return total
 
 
 def _add(total: Sequence[Any], values: Sequence[Any], sign: float = 1.0) -> list[Any]:
@@ -157,7 +142,7 @@ class CellCosts:
         self.metrics = tuple(metrics)
         self.method = method
         # per metric: a float, or a per-layer device's uncalibrated ms per op family (dict)
-        self._layers: dict[LayerSignature, tuple[Any, ...]] = {}
+        self._layers: dict[CellLayer, tuple[Any, ...]] = {}
         self._networks: dict[Cell, tuple[float, ...]] = {}
         self._contexts: list[tuple[int, int, int, int]] | None = None
         self._base: tuple[Any, ...] | None = None
@@ -198,7 +183,7 @@ class CellCosts:
 
     def _signatures(
         self, cell: Cell, contexts: Sequence[tuple[int, int, int, int]]
-    ) -> list[LayerSignature]:
+    ) -> list[CellLayer]:
         bottleneck = self.space.options.bottleneck
         last = cell.depth - 1
         signatures = []
@@ -210,7 +195,7 @@ class CellCosts:
                 width_in = c_out
         return signatures
 
-    def _layer(self, signature: LayerSignature) -> tuple[Any, ...]:
+    def _layer(self, signature: CellLayer) -> tuple[Any, ...]:
         values = self._layers.get(signature)
         if values is None:
             norm, conv, c_in, c_out, height, width = signature
@@ -220,12 +205,7 @@ class CellCosts:
                 make_op(conv, c_in, c_out, groups=o.groups, condense_factor=o.condense_factor),
             )
             deployed = deploy(module, copy=False)  # built for this only
-            values = self._costs(
-                deployed,
-                (c_in, height, width),
-                flops=lambda m: conv_flops(m, height, width),
-                parts=True,
-            )
+            values = self._costs(deployed, (c_in, height, width), parts=True)
             self._layers[signature] = values
         return values
 
@@ -250,12 +230,7 @@ class CellCosts:
                 model.eval()(torch.zeros(1, *self.input_shape))
             for hook in hooks:
                 hook.remove()
-            total = self._costs(
-                deploy(model),
-                self.input_shape,
-                flops=lambda m: count_flops(m, self.input_shape),
-                parts=True,
-            )
+            total = self._costs(deploy(model), self.input_shape, parts=True)
             for signature in self._signatures(cell, contexts):
                 total = _add(total, self._layer(signature), sign=-1.0)
             # measurement noise must not make the rest of the network cost less than nothing
@@ -269,9 +244,7 @@ class CellCosts:
         values = self._networks.get(cell)
         if values is None:
             model = deploy(self.space.build(cell, self.input_shape, self.num_classes))
-            values = self._costs(
-                model, self.input_shape, flops=lambda m: count_flops(m, self.input_shape)
-            )
+            values = self._costs(model, self.input_shape)
             self._networks[cell] = values
         return values
 
@@ -279,7 +252,6 @@ class CellCosts:
         self,
         model: nn.Module,
         input_shape: tuple[int, int, int],
-        flops: Callable[[nn.Module], int],
         parts: bool = False,
     ) -> tuple[Any, ...]:
         """One value per metric; with ``parts``, a per-layer device's latency is its
@@ -289,7 +261,7 @@ class CellCosts:
             if metric == "params":
                 values.append(float(count_params(model)))
             elif metric == "flops":
-                values.append(float(flops(model)))
+                values.append(float(count_flops(model, input_shape)))
             else:
                 kind, _, name = metric.partition("/")
                 device = self.devices[name]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from dppnas.devices.timing import fixed_threads
+from dppnas.threads import fixed_threads
 
 #: an architecture as the surrogate reads it: ``(decision, choice)`` tokens
 Tokens = Sequence[Hashable]

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from ray.tune.search import Searcher
 
-from dppnas.devices.timing import fixed_threads
 from dppnas.errors import DppnasError
+from dppnas.threads import fixed_threads
 from search_algos.base import ArchKey, MultiObjectiveSearcher, is_final
 from search_algos.decisions import (
     ControllerDecision,

@@ -15,7 +15,6 @@ from typing import Any
 from dppnas.devices.calibration import Calibration, fit_calibration, read_measurements
 from dppnas.devices.layerwise import LayerwiseDevice
 from dppnas.devices.lut import LookupTable, LutDevice, now_iso
-from dppnas.devices.profile import build_measured_rows
 from dppnas.devices.roofline import (
     RooflineDevice,
     RooflineOptions,
@@ -24,6 +23,7 @@ from dppnas.devices.roofline import (
     spec_path,
 )
 from dppnas.errors import DppnasError
+from dppnas.profiling.profile import build_measured_rows
 from dppnas.spaces import make_space
 
 #: networks needed at least (few-shot calibration after HELP: ~10)

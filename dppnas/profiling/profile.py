@@ -1,7 +1,7 @@
 """``dppnas profile``: build a latency lookup table of this machine for a search space.
 
 1. Find every distinct layer signature the space can produce at the input size: trace the
-   deployed networks of a signature cover (:mod:`dppnas.devices.coverage`).
+   deployed networks of a signature cover (:mod:`dppnas.profiling.coverage`).
 2. Time each layer alone, on random inputs, with the ``measured`` method (fixed threads,
    warm-up, median until stable), and a set of random whole networks the same way, all in the
    same interleaved rounds; keep the median of the round medians and the rounds' spread.
@@ -24,7 +24,6 @@ from typing import Any
 import torch
 
 from dppnas.devices.calibration import fit_calibration
-from dppnas.devices.coverage import covering_architectures
 from dppnas.devices.lut import (
     CalibrationNetwork,
     LayerTiming,
@@ -35,9 +34,10 @@ from dppnas.devices.lut import (
 )
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions, cpu_model, gpu_model
 from dppnas.devices.timing import TimingOptions, interleaved_medians, relative_spread
-from dppnas.devices.tracing import TracedLayer, trace_layers
 from dppnas.errors import DppnasError
 from dppnas.nn import deploy
+from dppnas.profiling.coverage import covering_architectures
+from dppnas.signatures.tracing import TracedLayer, trace_layers
 from dppnas.spaces import SearchSpace
 
 #: timing of one layer per round (single layers are short: a lower cap than whole networks)

@@ -2,7 +2,7 @@
 
 A signature is what the time of one layer depends on: the op, its input and output shapes (per
 image: C, H, W) and its hyper-parameters (kernel, stride, padding, groups, ...). A network's
-signatures (:func:`dppnas.devices.network_signatures.layer_signatures`) are
+signatures (:func:`dppnas.signatures.network.layer_signatures`) are
 
 * one per call of an *atomic* module (one without children, or a
   :class:`~dppnas.nn.CondensedConv`: its ``index_select`` + grouped conv + shuffle is one layer);
@@ -11,7 +11,7 @@ signatures (:func:`dppnas.devices.network_signatures.layer_signatures`) are
 * one per tensor function called between modules (``torch.cat`` of a dense cell, ``flatten``).
 
 They are read statically for networks of :mod:`dppnas.nn` classes
-(:mod:`~dppnas.devices.static_signatures`) and traced otherwise (:mod:`~dppnas.devices.tracing`).
+(:mod:`~dppnas.signatures.static`) and traced otherwise (:mod:`~dppnas.signatures.tracing`).
 A :class:`~dppnas.nn.LearnedGroupConv` (a network that was not deployed) counts as the condensed
 conv :func:`dppnas.nn.deploy` would make of it, so both forms cost the same.
 """

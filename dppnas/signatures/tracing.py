@@ -2,7 +2,7 @@
 
 The model runs once on ``N = 0`` images (shapes propagate, no arithmetic), in eval mode, with
 global module hooks and a :class:`~torch.overrides.TorchFunctionMode`: atomic modules and
-container calls give their signatures (:mod:`dppnas.devices.signatures`); tensor functions
+container calls give their signatures (:mod:`dppnas.signatures.layer`); tensor functions
 called between modules are recorded too, views and metadata ignored. With ``keep_calls`` each
 layer keeps what it takes to call it again alone, which ``dppnas profile`` times.
 """
@@ -28,8 +28,8 @@ from torch.overrides import (
     _push_on_torch_function_stack,
 )
 
-from dppnas.devices.signatures import MODULE_CALL, LayerSignature, Shape, module_signature
 from dppnas.nn import CondensedConv, LearnedGroupConv
+from dppnas.signatures.layer import MODULE_CALL, LayerSignature, Shape, module_signature
 
 #: tensor functions that only view or describe a tensor: not layers
 _NOT_LAYERS = {

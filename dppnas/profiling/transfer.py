@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from dppnas.devices.evaluate import prediction_scores
 from dppnas.devices.fewshot import fit_fewshot
 from dppnas.errors import DppnasError
+from dppnas.profiling.evaluate import prediction_scores
 
 #: HELP's device split on NAS-Bench-201 (README of ../shared/data/nb201, HELP's code)
 HELP_META_TRAIN: tuple[str, ...] = (

@@ -1,6 +1,6 @@
 """The layer signatures of a whole network, read statically where :mod:`dppnas.nn` rules
-cover it (:mod:`dppnas.devices.static_signatures`), traced otherwise
-(:mod:`dppnas.devices.tracing`), and cached per model object."""
+cover it (:mod:`dppnas.signatures.static`), traced otherwise
+(:mod:`dppnas.signatures.tracing`), and cached per model object."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from dppnas.devices.signatures import LayerSignature, Shape
-from dppnas.devices.static_signatures import NoRule, static_signatures
-from dppnas.devices.tracing import trace_layers
+from dppnas.signatures.layer import LayerSignature, Shape
+from dppnas.signatures.static import NoRule, static_signatures
+from dppnas.signatures.tracing import trace_layers
 
 _CACHE: weakref.WeakKeyDictionary[nn.Module, dict[Shape, tuple[LayerSignature, ...]]] = (
     weakref.WeakKeyDictionary()
@@ -22,7 +22,7 @@ def layer_signatures(model: nn.Module, input_shape: Sequence[int]) -> tuple[Laye
     """The signatures of ``model``'s layers at ``input_shape``, cached per model object.
 
     Networks made of :mod:`dppnas.nn` classes are read statically
-    (:mod:`dppnas.devices.static_signatures`); any other model is traced. The cache assumes a model's layer structure does not change after its first query (true of
+    (:mod:`dppnas.signatures.static`); any other model is traced. The cache assumes a model's layer structure does not change after its first query (true of
     the networks built by the search spaces; condensation keeps shapes).
     """
     shape = tuple(int(s) for s in input_shape)

@@ -1,6 +1,6 @@
 """Layer signatures of the networks built by :mod:`dppnas.nn`, computed without running them.
 
-A fast path for :func:`dppnas.devices.network_signatures.layer_signatures`: shapes are propagated
+A fast path for :func:`dppnas.signatures.network.layer_signatures`: shapes are propagated
 through the known module classes by rule (a few microseconds per module instead of a traced
 forward pass), so a latency query on a fresh network stays well under a millisecond. Each rule
 mirrors one class's ``forward``; a model with any other module class, or an option a rule does
@@ -14,12 +14,6 @@ from collections.abc import Callable
 
 from torch import nn
 
-from dppnas.devices.signatures import (
-    MODULE_CALL,
-    LayerSignature,
-    Shape,
-    module_signature,
-)
 from dppnas.nn import (
     CondensedConv,
     DenseCell,
@@ -27,6 +21,12 @@ from dppnas.nn import (
     DepthwiseSeparableConv,
     LayerwiseCNN,
     LearnedGroupConv,
+)
+from dppnas.signatures.layer import (
+    MODULE_CALL,
+    LayerSignature,
+    Shape,
+    module_signature,
 )
 
 

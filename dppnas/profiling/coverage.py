@@ -103,5 +103,5 @@ def covering_architectures(space: SearchSpace) -> list[dict[str, Any]]:
         raise DppnasError(
             f"space {space.name!r} has more than {ENUMERATION_LIMIT} architectures and no "
             f"signature cover; reduce its options (-o KEY=VALUE) or register a cover in "
-            f"dppnas.devices.coverage.SIGNATURE_COVERS"
+            f"dppnas.profiling.coverage.SIGNATURE_COVERS"
         ) from None

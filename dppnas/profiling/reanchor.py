@@ -28,9 +28,9 @@ from torch import nn
 
 from dppnas.devices.lut import CalibrationNetwork, LookupTable, now_iso
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
-from dppnas.devices.profile import NETWORK_TIMING, build_deployed
 from dppnas.devices.timing import TimingOptions, interleaved_medians, relative_spread
 from dppnas.errors import DppnasError
+from dppnas.profiling.profile import NETWORK_TIMING, build_deployed
 
 
 def anchor_networks(

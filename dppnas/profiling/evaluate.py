@@ -6,7 +6,7 @@ networks, measures each on this machine with the ``measured`` method in interlea
 table, and scores the predictions like nn-Meter (share within +-10 % of measured) plus MAPE and
 rank correlations.
 
-Re-anchoring (``reanchor=K``, ours; :mod:`dppnas.devices.reanchor`): K of the table's own
+Re-anchoring (``reanchor=K``, ours; :mod:`dppnas.profiling.reanchor`): K of the table's own
 calibration networks (never evaluated) are timed again in the same interleaved rounds as the
 evaluated networks, and every prediction is multiplied by the machine's speed factor they give
 (median ratio of their times now to their times at profiling). The scores without it are kept
@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 
 from dppnas.devices.lut import LookupTable, LutDevice, now_iso, space_hash
-from dppnas.devices.profile import NETWORK_TIMING, build_deployed, sample_architectures
-from dppnas.devices.reanchor import anchor_models, anchor_networks, speed_factor, time_like_table
-from dppnas.devices.timing import TimingOptions, fixed_threads
+from dppnas.devices.timing import TimingOptions
 from dppnas.devices.timing import relative_spread as spread_of
 from dppnas.errors import DppnasError
+from dppnas.profiling.profile import NETWORK_TIMING, build_deployed, sample_architectures
+from dppnas.profiling.reanchor import anchor_models, anchor_networks, speed_factor, time_like_table
 from dppnas.spaces import SearchSpace
+from dppnas.threads import fixed_threads
 
 
 def prediction_scores(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, Any]:
