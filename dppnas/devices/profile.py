@@ -139,12 +139,12 @@ def profile_space(
     log: Log = print,
 ) -> LookupTable:
     """Profile ``space`` on this machine into a new table, or into an extended copy of ``table``
-        (see the module doc).
+    (see the module doc).
 
-        ``rounds_summary``: how the rounds' estimates of a layer or network are combined
-        (``median``, ``min``, ``p25``; default: ``measure.statistic``; an extended table keeps its
-        own). ``groups``: the calibration's grouping of layer times (``kernel``, the default for a new
-    table, or ``family``; an extended table keeps its own).
+    ``rounds_summary``: how the rounds' estimates of a layer or network are combined
+    (``median``, ``min``, ``p25``; default: ``measure.statistic``). ``groups``: the
+    calibration's grouping of layer times (``kernel``, the default for a new table, or
+    ``family``). An extended table keeps its own of both.
     """
     measure = measure or MeasuredOptions()
     if measure.backend != "eager":
