@@ -101,6 +101,11 @@ def test_table_round_trip_json_only(tiny_table):
         assert key in data["machine"]
     assert data["spaces"][0]["hash"] and data["spaces"][0]["config"]["name"] == "dpp"
     assert len(data["calibration_networks"]) == 5
+    # rounds combined by the table's statistic; calibration parts split by kernel and groups
+    assert data["timing"]["rounds_summary"] == data["machine"]["statistic"]
+    assert data["calibration"]["groups"] == "kernel"
+    groups = {g for n in data["calibration_networks"] for g in n["parts"]}
+    assert any(g.startswith(("conv:k1x1:g1", "grouped_conv:k3x3:g")) for g in groups), groups
 
     loaded = LookupTable.load(path)
     assert loaded.layers.keys() == table.layers.keys()
@@ -317,6 +322,53 @@ def test_calibration_per_family_when_the_data_allow():
     assert ANY_FAMILY in calibration.scales
 
 
+def test_calibration_by_kernel_groups_gives_each_convolution_shape_its_scale():
+    """Parts grouped by kernel (``conv:k1x1:g1``, ...): a 3x3 convolution 2x slower in context
+    than timed alone and a 1x1 one as timed are told apart; a group the fit never saw takes
+    its family's scale, then the common one."""
+    rng = random.Random(2)
+    k1, k3, norm = "conv:k1x1:g1", "conv:k3x3:g1", "norm"
+    parts = [{k1: rng.uniform(0.1, 1), k3: rng.uniform(0.1, 2), norm: rng.uniform(0.05, 0.5)}]
+    parts += [
+        {k1: rng.uniform(0.1, 1), k3: rng.uniform(0.1, 2), norm: rng.uniform(0.05, 0.5)}
+        for _ in range(29)
+    ]
+    measured = [0.2 + 1.0 * p[k1] + 2.0 * p[k3] + 1.2 * p[norm] for p in parts]
+    calibration = fit_calibration(parts, measured, groups="kernel")
+    assert calibration.groups == "kernel" and calibration.method == "per-family"
+    assert calibration.scale(k1) == pytest.approx(1.0, rel=1e-3)
+    assert calibration.scale(k3) == pytest.approx(2.0, rel=1e-3)
+    assert calibration.scale("conv:k5x5:g1") == calibration.scales[ANY_FAMILY]  # no conv scale
+    with_family = calibration.model_copy(update={"scales": {**calibration.scales, "conv": 1.5}})
+    assert with_family.scale("conv:k5x5:g1") == 1.5
+    # the device sums layer times into the calibration's groups
+    conv3 = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1))
+    signatures = [s for s in layer_signatures(conv3, SHAPE) if s.op == "conv2d"]
+    assert [calibration.group(s) for s in signatures] == [k3, k1, k1]
+    assert {s.family for s in signatures} == {"conv"}
+    with pytest.raises(ValueError, match="unknown grouping"):
+        fit_calibration(parts, measured, groups="nosuch")
+
+
+def test_rounds_are_combined_by_the_tables_summary():
+    """One round spoiled by foreign load (3x): the minimum over rounds ignores it, the median
+    of two rounds does not."""
+    from dppnas.devices.timing import combine_rounds
+    from dppnas.profiling.reanchor import speed_factor
+
+    assert combine_rounds([1.0, 3.0, 1.1], "min") == 1.0
+    assert combine_rounds([1.0, 3.0, 1.1], "median") == 1.1
+    assert combine_rounds([4.0, 1.0, 3.0, 2.0, 5.0], "p25") == 2.0
+    with pytest.raises(ValueError, match="unknown round summary"):
+        combine_rounds([1.0], "mean")
+    from dppnas.devices.lut import CalibrationNetwork
+
+    anchors = [CalibrationNetwork("s", {"a": i}, 2.0, 0.0, {}) for i in range(3)]
+    spoiled = [[1.0, 3.0], [1.0, 3.0], [1.0, 1.0]]  # the machine 2x faster now, two rounds hit
+    assert speed_factor(anchors, spoiled, "min")["factor"] == 0.5
+    assert speed_factor(anchors, spoiled)["factor"] == 1.0  # the median: spoiled
+
+
 def test_calibration_needs_ten_measurements():
     with pytest.raises(DppnasError, match="at least 10"):
         fit_calibration([{"conv": 1.0}] * 9, [1.0] * 9)
@@ -466,3 +518,24 @@ def test_profile_extend_and_latency_eval_commands(tmp_path, capsys):
     assert result["space"]["convs"] == ["conv1x1", "dwconv3x3", "conv3x3"]  # as profiled
     assert main(["devices", str(table)]) == 0
     assert "lookup table" in capsys.readouterr().out
+    # a table is extended only the way it was made
+    for other in (["--calibration-groups", "family"], ["--rounds-summary", "median"]):
+        assert (
+            main(
+                [
+                    *argv[:0],
+                    "profile",
+                    "--space",
+                    "dpp",
+                    *options,
+                    *more,
+                    *common,
+                    "--out",
+                    str(table),
+                    "--extend",
+                    *other,
+                ]
+            )
+            == 2
+        )
+        assert "extend it the way it was made" in capsys.readouterr().err

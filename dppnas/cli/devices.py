@@ -42,6 +42,22 @@ def add_commands(sub) -> None:
         help="random whole networks timed to fit the calibration (default 120: with 30 the "
         "per-family scales overfit, see docs/benchmarks.md)",
     )
+    profile.add_argument(
+        "--rounds-summary",
+        choices=["median", "min", "p25"],
+        default=None,
+        help="how a layer's or network's rounds are combined (default: as --statistic; foreign "
+        "load spoils whole rounds, so the minimum is the most reproducible; median = the "
+        "summary before 2026-12-06)",
+    )
+    profile.add_argument(
+        "--calibration-groups",
+        choices=["kernel", "family"],
+        default=None,
+        help="calibration scales per op family, with convolutions split by kernel size and "
+        "groups (kernel, default for a new table) or per op family only (family: the form "
+        "before 2026-12-06)",
+    )
     profile.add_argument("--seed", type=int, default=0)
     profile.add_argument(
         "--extend", action="store_true", help="add to the table at --out instead of replacing it"
@@ -63,6 +79,13 @@ def add_commands(sub) -> None:
         metavar="K",
         help="re-time K of the table's calibration networks in the same rounds and scale the "
         "predictions to this session's speed (default 0: off)",
+    )
+    evaluate.add_argument(
+        "--rounds-summary",
+        choices=["median", "min", "p25"],
+        default=None,
+        help="how a network's rounds are combined into its reference time (default: as the "
+        "table combined its own)",
     )
     evaluate.add_argument("--out", required=True, help="results JSON, e.g. eval.json")
     evaluate.set_defaults(handler=_cmd_latency_eval)
@@ -142,6 +165,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         calibration_networks=args.calibration_networks,
         seed=args.seed,
         table=table,
+        rounds_summary=args.rounds_summary,
+        groups=args.calibration_groups,
         log=lambda m: print(m, flush=True),
     )
     table.save(out)
@@ -167,6 +192,7 @@ def _cmd_latency_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         rounds=args.rounds,
         reanchor=args.reanchor,
+        rounds_summary=args.rounds_summary,
         log=lambda m: print(m, flush=True),
     )
     write_json(result, out)

@@ -21,21 +21,39 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dppnas.errors import DppnasError
 
+if TYPE_CHECKING:
+    from dppnas.signatures.layer import LayerSignature
+
 #: ridge penalties tried for per-family scales (inf = one scale for all families)
 RIDGE_GRID: tuple[float, ...] = (math.inf, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.0)
 #: the key of the scale applied to families without their own
 ANY_FAMILY = "*"
+#: how a network's layer times are grouped into the calibration's parts: by op ``family``, or
+#: with convolutions split further by kernel size and groups (``kernel``: ``conv:k3x3:g1``)
+GROUPINGS: tuple[str, ...] = ("family", "kernel")
+
+
+def group_of(signature: LayerSignature, grouping: str = "family") -> str:
+    """The calibration part (:data:`GROUPINGS`) a layer's time is summed into.
+
+    ``kernel``: a convolution's time inside a network differs from its time alone by a factor
+    that depends on its kernel and group count (fitted on ``dpp``: 1.14-1.58; held-out networks
+    within +-10 % 0.945-0.95 -> 0.975 on ``dpp``, +0.005-0.01 on ``monas``, same on ``nb201``;
+    docs/benchmarks.md).
+    """
+    return signature.kernel_group if grouping == "kernel" else signature.family
 
 
 class Calibration(BaseModel):
-    """``latency_ms = intercept_ms + sum_f scales[f] * parts[f]`` (``scales["*"]`` otherwise)."""
+    """``latency_ms = intercept_ms + sum_g scales[g] * parts[g]`` over the groups ``g`` of
+    :func:`group_of` (a group without a scale takes its family's, then ``scales["*"]``)."""
 
     model_config = ConfigDict(extra="forbid")
     intercept_ms: float = 0.0
@@ -46,9 +64,19 @@ class Calibration(BaseModel):
     fit_mape: float | None = Field(None, description="mean abs. error on the fitted points, %")
     loo_mape: float | None = Field(None, description="leave-one-out mean abs. error, %")
     source: str = Field("", description="where the measurements came from")
+    groups: str = Field(
+        "family", description="how layer times are grouped into parts: family | kernel"
+    )
 
-    def scale(self, family: str) -> float:
-        return self.scales.get(family, self.scales.get(ANY_FAMILY, 1.0))
+    def group(self, signature: LayerSignature) -> str:
+        """The part ``signature``'s time is summed into (:func:`group_of`)."""
+        return group_of(signature, self.groups)
+
+    def scale(self, group: str) -> float:
+        found = self.scales.get(group)
+        if found is None:
+            found = self.scales.get(group.split(":", 1)[0], self.scales.get(ANY_FAMILY, 1.0))
+        return found
 
     def apply(self, parts: Mapping[str, float]) -> float:
         """Calibrated latency (ms) from uncalibrated per-family sums (ms)."""
@@ -103,8 +131,11 @@ def fit_calibration(
     min_points: int = 10,
     per_family: bool | None = None,
     source: str = "",
+    groups: str = "family",
 ) -> Calibration:
     """Fit a :class:`Calibration` to networks' uncalibrated ``parts`` and measured latencies (ms).
+
+    ``groups``: how the ``parts`` were grouped (:data:`GROUPINGS`), recorded in the result.
 
     ``per_family``: ``None`` chooses by leave-one-out error (per-family scales need at least
     ``3 * (families + 1)`` points), ``False`` fits one scale, ``True`` only per-family scales.
@@ -112,6 +143,8 @@ def fit_calibration(
     n = len(measured_ms)
     if n != len(parts):
         raise ValueError("one measured latency per network is needed")
+    if groups not in GROUPINGS:
+        raise ValueError(f"unknown grouping {groups!r}; one of {', '.join(GROUPINGS)}")
     if n < min_points:
         raise DppnasError(
             f"calibration needs at least {min_points} measured networks, got {n} "
@@ -156,6 +189,7 @@ def fit_calibration(
         fit_mape=_mape(x, y, coef),
         loo_mape=None if math.isnan(loo) else loo,
         source=source,
+        groups=groups,
     )
 
 

@@ -1,7 +1,8 @@
 """Devices that predict a network's latency as a calibrated sum over its layers (lut, roofline).
 
-``latency_ms = calibration.apply(parts)`` where ``parts[family]`` sums the uncalibrated times
-(ms) of the network's layer signatures (:mod:`dppnas.signatures.layer`) per op family. The
+``latency_ms = calibration.apply(parts)`` where ``parts[group]`` sums the uncalibrated times
+(ms) of the network's layer signatures (:mod:`dppnas.signatures.layer`) per op family (or per
+finer group, :func:`~dppnas.devices.calibration.group_of`). The
 signatures of a model object are cached, so repeated queries cost microseconds.
 """
 
@@ -32,11 +33,14 @@ class LayerwiseDevice(DeviceModel):
         """Uncalibrated time of one layer, in ms."""
 
     def parts(self, signatures: Iterable[LayerSignature]) -> dict[str, float]:
-        """Uncalibrated time per op family (ms) of a network's layers."""
+        """Uncalibrated time (ms) of a network's layers per calibration group (the op family, or
+        finer: :func:`~dppnas.devices.calibration.group_of`)."""
+        # group_of, inlined: a cached property of the signature (queries are hot)
+        by_kernel = self.calibration.groups == "kernel"
         parts: dict[str, float] = {}
         for signature in signatures:
-            family = signature.family
-            parts[family] = parts.get(family, 0.0) + self.layer_ms(signature)
+            group = signature.kernel_group if by_kernel else signature.family
+            parts[group] = parts.get(group, 0.0) + self.layer_ms(signature)
         return parts
 
     def model_parts(self, model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, float]:

@@ -115,6 +115,12 @@ class LookupTable:
     def batch_size(self) -> int:
         return int(self.machine.get("batch_size", 1))
 
+    @property
+    def rounds_summary(self) -> str:
+        """How the table combined each layer's and network's timing rounds (tables made before
+        this was recorded: the median)."""
+        return str(self.timing.get("rounds_summary", "median"))
+
     def calibration_keys(self, space_config: Mapping[str, Any]) -> set[str]:
         """Keys of the architectures of this space that the calibration was fitted on."""
         h = space_hash(space_config)

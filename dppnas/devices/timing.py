@@ -155,6 +155,24 @@ def interleaved_medians(
     return medians
 
 
+#: how the per-round estimates of one callable are combined into one time
+ROUND_SUMMARIES = ("median", "min", "p25")
+
+
+def combine_rounds(values: Sequence[float], summary: str = "median") -> float:
+    """One time (ms) from a callable's per-round estimates: their ``summary``
+    (:data:`ROUND_SUMMARIES`; the same quantiles as :data:`STATISTICS`).
+
+    A burst of foreign load spoils whole rounds and only ever adds time, so on a shared machine
+    the minimum over rounds is far less disturbed than their median (measured on ``nb201``, a
+    loaded evaluation: within +-10 % 0.75 with the median of 5 rounds, 0.98 with their minimum;
+    docs/benchmarks.md). On a quiet machine the rounds agree and so do the summaries.
+    """
+    if summary not in STATISTICS:
+        raise ValueError(f"unknown round summary {summary!r}; one of {', '.join(ROUND_SUMMARIES)}")
+    return estimate_ms(values, summary)
+
+
 def relative_spread(values: Sequence[float]) -> float:
     """Run-to-run spread of repeated estimates: ``(max - min) / median`` (0 for one value)."""
     if len(values) < 2:

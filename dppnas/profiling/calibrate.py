@@ -76,7 +76,12 @@ def calibrate_device_file(
             lut, space_config, archs, shape, num_classes or table.num_classes, str(measurements)
         )
         calibration = fit_calibration(
-            parts, latencies, min_points=MIN_POINTS, per_family=per_family, source=source
+            parts,
+            latencies,
+            min_points=MIN_POINTS,
+            per_family=per_family,
+            source=source,
+            groups=lut.calibration.groups,  # the parts are grouped as the table's calibration
         )
         # a new table object: the loaded one is shared by LookupTable.load's cache
         table = dataclasses.replace(table, calibration=calibration, updated=now_iso())
@@ -98,7 +103,12 @@ def calibrate_device_file(
         roofline, space_config, archs, input_shape, num_classes or 10, str(measurements)
     )
     calibration = fit_calibration(
-        parts, latencies, min_points=MIN_POINTS, per_family=per_family, source=source
+        parts,
+        latencies,
+        min_points=MIN_POINTS,
+        per_family=per_family,
+        source=source,
+        groups=roofline.calibration.groups,
     )
     target = Path(out or path)
     save_spec(roofline.spec.model_copy(update={"calibration": calibration}), target)

@@ -2,8 +2,9 @@
 
 Samples random architectures of a space (seeded) that are not among the table's calibration
 networks, measures each on this machine with the ``measured`` method in interleaved rounds
-(the reference: median over rounds; its run-to-run spread is reported), predicts each with the
-table, and scores the predictions like nn-Meter (share within +-10 % of measured) plus MAPE and
+(the reference: the rounds combined as the table combined its own, by default their minimum,
+:func:`~dppnas.devices.timing.combine_rounds`; their run-to-run spread is reported), predicts
+each with the table, and scores the predictions like nn-Meter (share within +-10 % of measured) plus MAPE and
 rank correlations.
 
 Re-anchoring (``reanchor=K``, ours; :mod:`dppnas.profiling.reanchor`): K of the table's own
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dppnas.devices.lut import LookupTable, LutDevice, now_iso, space_hash
-from dppnas.devices.timing import TimingOptions
+from dppnas.devices.timing import TimingOptions, combine_rounds
 from dppnas.devices.timing import relative_spread as spread_of
 from dppnas.errors import DppnasError
 from dppnas.profiling.profile import NETWORK_TIMING, build_deployed, sample_architectures
@@ -68,15 +69,20 @@ def evaluate_table(
     rounds: int = 5,
     timing: TimingOptions = NETWORK_TIMING,
     reanchor: int = 0,
+    rounds_summary: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure ``n`` held-out random architectures of ``space`` and score the table on them
-    (re-anchored to this session's speed with ``reanchor`` calibration networks, see above)."""
+    (re-anchored to this session's speed with ``reanchor`` calibration networks, see above).
+
+    ``rounds_summary``: how each network's rounds are combined into its reference time
+    (default: as the table combined its own rounds)."""
     if n < 1 or rounds < 1:
         raise DppnasError("latency-eval: --n and --rounds must be at least 1")
     if reanchor < 0:
         raise DppnasError("latency-eval: --reanchor must be 0 (off) or a number of networks")
     table = LookupTable.load(table_path)
+    summary = rounds_summary or table.rounds_summary
     shape = table.input_shape
     device = LutDevice.from_table(table, "lut", str(table_path))
     held_out = table.calibration_keys(space.config())
@@ -110,7 +116,7 @@ def evaluate_table(
     timed = models + anchor_models(table, anchors)
     medians = time_like_table(table, timed, rounds, timing, seed, log, "latency-eval")
     medians, anchor_medians = medians[: len(archs)], medians[len(archs) :]
-    measured = [statistics.median(m) for m in medians]
+    measured = [combine_rounds(m, summary) for m in medians]
     spreads = [spread_of(m) for m in medians]
 
     from dppnas.spaces import arch_key
@@ -118,7 +124,7 @@ def evaluate_table(
     scores = prediction_scores(measured, predicted)
     anchoring = None
     if anchors:
-        anchoring = {**speed_factor(anchors, anchor_medians), "unanchored": scores}
+        anchoring = {**speed_factor(anchors, anchor_medians, summary), "unanchored": scores}
         predicted = [p * anchoring["factor"] for p in predicted]
         scores = prediction_scores(measured, predicted)
     result: dict[str, Any] = {
@@ -137,6 +143,7 @@ def evaluate_table(
         "requested_n": n,
         "seed": seed,
         "rounds": rounds,
+        "rounds_summary": summary,
         "space": space.config(),
         "table": {
             "path": str(table_path),

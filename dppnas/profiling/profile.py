@@ -4,9 +4,11 @@
    deployed networks of a signature cover (:mod:`dppnas.profiling.coverage`).
 2. Time each layer alone, on random inputs, with the ``measured`` method (fixed threads,
    warm-up, median until stable), and a set of random whole networks the same way, all in the
-   same interleaved rounds; keep the median of the round medians and the rounds' spread.
-3. Fit the calibration (intercept + scales) of the layer sums to the whole networks; their
-   architectures are recorded so that ``dppnas latency-eval`` can leave them out.
+   same interleaved rounds; keep one summary of the rounds (by default the table's statistic:
+   the minimum, see :func:`~dppnas.devices.timing.combine_rounds`) and the rounds' spread.
+3. Fit the calibration (intercept + scales) of the layer sums, grouped by op family or finer
+   (:func:`~dppnas.devices.calibration.group_of`), to the whole networks; their architectures
+   are recorded so that ``dppnas latency-eval`` can leave them out.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import copy
 import dataclasses
 import platform
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,7 +34,12 @@ from dppnas.devices.lut import (
     space_hash,
 )
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions, cpu_model, gpu_model
-from dppnas.devices.timing import TimingOptions, interleaved_medians, relative_spread
+from dppnas.devices.timing import (
+    TimingOptions,
+    combine_rounds,
+    interleaved_medians,
+    relative_spread,
+)
 from dppnas.errors import DppnasError
 from dppnas.nn import deploy
 from dppnas.profiling.coverage import covering_architectures
@@ -128,10 +134,18 @@ def profile_space(
     layer_timing: TimingOptions = LAYER_TIMING,
     network_timing: TimingOptions = NETWORK_TIMING,
     table: LookupTable | None = None,
+    rounds_summary: str | None = None,
+    groups: str | None = None,
     log: Log = print,
 ) -> LookupTable:
     """Profile ``space`` on this machine into a new table, or into an extended copy of ``table``
-    (see the module doc)."""
+    (see the module doc).
+
+    ``rounds_summary``: how the rounds' estimates of a layer or network are combined
+    (``median``, ``min``, ``p25``; default: ``measure.statistic``). ``groups``: the
+    calibration's grouping of layer times (``kernel``, the default for a new table, or
+    ``family``). An extended table keeps its own of both.
+    """
     measure = measure or MeasuredOptions()
     if measure.backend != "eager":
         raise DppnasError("profile: only the eager backend can time single layers")
@@ -149,10 +163,24 @@ def profile_space(
             "layer": dataclasses.asdict(layer_timing),
             "network": dataclasses.asdict(network_timing),
             "rounds": rounds,
+            "rounds_summary": rounds_summary or measure.statistic,
         }
     else:
         _check_extendable(table, shape, info)
         table = copy.deepcopy(table)  # extend a copy: a loaded table is shared by load's cache
+        if rounds_summary is not None and rounds_summary != table.rounds_summary:
+            raise DppnasError(
+                f"profile --extend: the table combines rounds by their {table.rounds_summary}, "
+                f"not {rounds_summary}; extend it the way it was made"
+            )
+        if groups is not None and groups != table.calibration.groups:
+            raise DppnasError(
+                f"profile --extend: the table's calibration groups layers by "
+                f"{table.calibration.groups}, not {groups}; extend it the way it was made"
+            )
+        groups = table.calibration.groups
+    summary = table.rounds_summary
+    groups = groups or "kernel"
     config = space.config()
     space_key = space_hash(config)
     reference = MeasuredDevice(device_name, measure)
@@ -197,21 +225,24 @@ def profile_space(
     del calls
     for layer, per_round in zip(layers, medians, strict=False):
         table.layers[layer.signature.key] = LayerTiming(
-            layer.signature, statistics.median(per_round), relative_spread(per_round)
+            layer.signature, combine_rounds(per_round, summary), relative_spread(per_round)
         )
+    # uncalibrated sums, grouped as the calibration will be
+    table.calibration = table.calibration.model_copy(update={"groups": groups})
     uncalibrated = LutDevice.from_table(table, device_name)
     table.networks = [n for n in table.networks if n.space != space_key]
     for arch, model, per_round in zip(archs, models, medians[len(layers) :], strict=True):
         parts = uncalibrated.model_parts(model, shape)
-        median = statistics.median(per_round)
+        ms = combine_rounds(per_round, summary)
         table.networks.append(
-            CalibrationNetwork(space_key, arch, median, relative_spread(per_round), parts)
+            CalibrationNetwork(space_key, arch, ms, relative_spread(per_round), parts)
         )
     table.calibration = fit_calibration(
         [n.parts for n in table.networks],
         [n.measured_ms for n in table.networks],
         min_points=5,
         source=f"dppnas profile: {len(table.networks)} networks timed on {device_name}",
+        groups=groups,
     )
     table.spaces = [s for s in table.spaces if s.get("hash") != space_key] + [
         {
@@ -226,7 +257,7 @@ def profile_space(
     table.updated = now_iso()
     c = table.calibration
     log(
-        f"profile: calibration {c.method}: intercept {c.intercept_ms:.4f} ms, scales "
+        f"profile: calibration {c.method} (groups: {c.groups}): intercept {c.intercept_ms:.4f} ms, scales "
         f"{', '.join(f'{f} {s:.3f}' for f, s in c.scales.items())}; leave-one-out error "
         f"{c.loo_mape:.2f} % on {c.points} networks"
         if c.loo_mape is not None

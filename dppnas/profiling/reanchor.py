@@ -28,7 +28,12 @@ from torch import nn
 
 from dppnas.devices.lut import CalibrationNetwork, LookupTable, now_iso
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
-from dppnas.devices.timing import TimingOptions, interleaved_medians, relative_spread
+from dppnas.devices.timing import (
+    TimingOptions,
+    combine_rounds,
+    interleaved_medians,
+    relative_spread,
+)
 from dppnas.errors import DppnasError
 from dppnas.profiling.profile import NETWORK_TIMING, build_deployed
 
@@ -105,12 +110,16 @@ def time_like_table(
 
 
 def speed_factor(
-    anchors: Sequence[CalibrationNetwork], rounds_ms: Sequence[Sequence[float]]
+    anchors: Sequence[CalibrationNetwork],
+    rounds_ms: Sequence[Sequence[float]],
+    summary: str = "median",
 ) -> dict[str, Any]:
-    """``{"networks", "factor", "ratio_spread"}``: the median over anchors of (median time now /
-    time at profiling), and the spread of those ratios ((max - min) / median)."""
+    """``{"networks", "factor", "ratio_spread"}``: the median over anchors of (time now /
+    time at profiling), and the spread of those ratios ((max - min) / median). The time now is
+    the anchor's rounds combined by ``summary`` (the table's: :func:`combine_rounds`)."""
     ratios = [
-        statistics.median(now) / a.measured_ms for a, now in zip(anchors, rounds_ms, strict=True)
+        combine_rounds(now, summary) / a.measured_ms
+        for a, now in zip(anchors, rounds_ms, strict=True)
     ]
     return {
         "networks": len(anchors),
@@ -148,7 +157,9 @@ def reanchor_table(
     models = anchor_models(table, anchors)
     log(f"reanchor: timing {len(anchors)} calibration networks, {rounds} rounds")
     record = speed_factor(
-        anchors, time_like_table(table, models, rounds, timing, seed, log, "reanchor")
+        anchors,
+        time_like_table(table, models, rounds, timing, seed, log, "reanchor"),
+        table.rounds_summary,
     )
     scale_table(table, record["factor"])
     record["date"] = now_iso()

@@ -115,6 +115,15 @@ class LayerSignature:
             return "overhead"
         return "other"
 
+    @functools.cached_property
+    def kernel_group(self) -> str:
+        """The family, split by kernel size and group count for a convolution
+        (``conv:k3x3:g1``; a finer calibration group, see ``calibration.group_of``)."""
+        if self.op != "conv2d":
+            return self.family
+        kernel = "x".join(str(k) for k in self.attr("kernel", ()))
+        return f"{self.family}:k{kernel}:g{self.attr('groups', 1)}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "op": self.op,
