@@ -147,15 +147,12 @@ class DeviceCosts:
     def _network(self, arch: Hashable) -> tuple[float, ...]:
         values = self._networks.get(arch)
         if values is None:
-            from dppnas.complexity import count_flops
             from dppnas.nn import deploy
 
             model = deploy(
                 self.space.build(self.config(arch)["arch"], self.input_shape, self.num_classes)
             )
-            values = self.cells._costs(
-                model, self.input_shape, flops=lambda m: count_flops(m, self.input_shape)
-            )
+            values = self.cells._costs(model, self.input_shape)
             self._networks[arch] = values
         return values
 
