@@ -19,7 +19,6 @@ from search_algos.dpp.growth import (
     Nb201Growth,
     PrefixGrowth,
     make_growth,
-    nb201_children,
 )
 
 # --- the synthetic problem -------------------------------------------------------------------
@@ -116,6 +115,15 @@ def test_prefix_growth_grows_decisions_in_order_with_the_rest_at_base():
         PrefixGrowth(decisions, order=["z"])
     with pytest.raises(DppnasError, match="names 'a' twice"):
         PrefixGrowth(decisions, order=["a", "a"])
+
+
+def nb201_children(arch):
+    """NB201's step written on dicts: every ``none`` edge turned into every other op."""
+    out = []
+    for edge in NB201_EDGES:
+        if arch[edge] == "none":
+            out += [{**arch, edge: op} for op in NB201_OPS if op != "none"]
+    return out
 
 
 def test_nb201_growth_starts_from_one_op_and_sets_one_none_edge_per_step():

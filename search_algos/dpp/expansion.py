@@ -9,7 +9,7 @@ Conv layers in turn; here one step adds a (norm, conv) pair (ours, as in
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from dppnas.spaces import Cell
 
@@ -23,16 +23,15 @@ def expand(
     cells: Iterable[Cell],
     norms: Sequence[str],
     convs: Sequence[str],
-    exclude: Collection[Cell] = (),
 ) -> list[Cell]:
     """Every cell of ``cells`` extended by every ``(norm, conv)`` pair, once each.
 
     Order: parents in the given order, then norms, then convs (deterministic). A cell that
-    appears twice (a repeated parent) and the cells in ``exclude`` (already trained) are left
-    out, so ``k`` distinct parents of one depth give ``k * len(norms) * len(convs)``
-    candidates minus the excluded ones.
+    appears twice (a repeated parent) is left out, so ``k`` distinct parents of one depth give
+    ``k * len(norms) * len(convs)`` candidates. (Cells already trained are left out by the
+    step planning, :func:`search_algos.dpp.steps.new_candidates`, for every growth rule.)
     """
-    seen: set[Cell] = set(exclude)
+    seen: set[Cell] = set()
     candidates: list[Cell] = []
     for cell in cells:
         for norm in norms:

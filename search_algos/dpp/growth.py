@@ -299,16 +299,6 @@ class Nb201Growth(_ChoiceIndexRule):
         return out
 
 
-def nb201_children(arch: Mapping[str, str]) -> list[dict[str, str]]:
-    """One NB201 step on an architecture dict ``{edge: op}``: every ``none`` edge turned into
-    every other operation (:class:`Nb201Growth` on dicts)."""
-    out = []
-    for edge in NB201_EDGES:
-        if arch[edge] == "none":
-            out += [{**arch, edge: op} for op in NB201_OPS if op != "none"]
-    return out
-
-
 RULES = ("dpp", "monas", "nb201", "prefix")
 
 
