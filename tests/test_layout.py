@@ -117,7 +117,7 @@ def test_the_registries_sit_below_config():
 #: the most lines a module may have
 MAX_LINES = 400
 #: modules over it for now, each with its length then (to be split, then removed from here)
-TOO_LONG = {"search_algos/dpp/searcher.py": 422}
+TOO_LONG: dict[str, int] = {}
 
 
 def test_no_module_is_over_max_lines():

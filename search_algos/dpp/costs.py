@@ -197,3 +197,42 @@ def make_cost_source(
     if models and not all(isinstance(d, DeviceModel) for d in models.values()):
         models = make_devices(models)
     return DeviceCosts(space, rule.config, input_shape, num_classes, models, metrics, method)
+
+
+class CandidateCosts:
+    """A searcher's costs of untrained candidates: the user's ``costs`` callable or, without
+    one, dppnas device models. The source is made on first use, once Tune's param_space has
+    given the space, devices and data: ``context()`` returns :func:`make_cost_source`'s
+    keywords."""
+
+    def __init__(self, fn: CostFunction | None, context: Callable[[], dict[str, Any]]) -> None:
+        self.context = context
+        self.use(fn)
+
+    def use(self, fn: CostFunction | None, label: str = "costs callable") -> None:
+        """Cost with ``fn(configs)`` from now on (e.g. a :class:`TableCosts`, whose label
+        marks it an oracle)."""
+        if fn is not None and not callable(fn):
+            raise DppnasError(f"costs must be a callable configs -> {{metric: values}}: {fn!r}")
+        self.fn, self.label = fn, getattr(fn, "label", label)
+        self.source: CostSource | None = None
+
+    def describe(self, has_space: bool) -> str:
+        """Where the costs come from (an oracle says so)."""
+        if self.fn is not None:
+            return self.label
+        return "device models" if has_space else "none"
+
+    def matrix(self, archs: Sequence[Hashable]) -> np.ndarray:
+        if self.source is None:
+            self.source = make_cost_source(self.fn, self.label, **self.context())
+        return self.source.matrix(archs)
+
+    def state_dict(self) -> Any:
+        """The device models' caches (None for a callable: it keeps none here)."""
+        return self.source.state_dict() if hasattr(self.source, "state_dict") else None
+
+    def load_state_dict(self, state: Any) -> None:
+        if state is not None and self.fn is None:
+            self.source = make_cost_source(None, self.label, **self.context())
+            self.source.load_state_dict(state)  # type: ignore[attr-defined]

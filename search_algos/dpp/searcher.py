@@ -34,7 +34,7 @@ from dppnas.errors import DppnasError
 from dppnas.spaces import SearchSpace, make_space
 from search_algos.base import ArchKey, MultiObjectiveSearcher, accuracy_metric_of, is_final
 from search_algos.decisions import ARCH_KEY, ControllerDecision, decisions_of
-from search_algos.dpp.costs import CostFunction, make_cost_source
+from search_algos.dpp.costs import CandidateCosts, CostFunction
 from search_algos.dpp.growth import GrowthRule, check_decisions, make_growth
 from search_algos.dpp.history import StepLog, StepRecord
 from search_algos.dpp.objectives import CostMethod, input_shape_of
@@ -55,6 +55,10 @@ _STATE_FIELDS = [
     "history",
     "_finished",
 ]
+
+
+#: the settings a saved state must have been made with (beside the rule and the surrogate's)
+_SETTINGS = ("k", "k0", "max_depth", "selection", "grow_through_repeats", "accuracy_metric")
 
 
 class DPPNetSearcher(MultiObjectiveSearcher):
@@ -118,14 +122,10 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         log_dir: str | Path | None = None,
     ) -> None:
         super().__init__(metric, mode, arch_key)
-        if k < 1:
-            raise DppnasError(f"k must be >= 1, got {k}")
-        if k0 is not None and k0 < 1:
-            raise DppnasError(f"k0 must be >= 1 or None (every first-step architecture), got {k0}")
+        if k < 1 or (k0 is not None and k0 < 1):
+            raise DppnasError(f"k and k0 must be >= 1 (k0 None: every first step), got {k}, {k0}")
         if selection not in ("pareto", "accuracy"):
             raise DppnasError(f"selection must be 'pareto' or 'accuracy', got {selection!r}")
-        if costs is not None and not callable(costs):
-            raise DppnasError(f"costs must be a callable configs -> {{metric: values}}: {costs!r}")
         self.k, self.k0, self.selection, self.seed = int(k), k0, selection, int(seed)
         self.grow_through_repeats = bool(grow_through_repeats)
         self.cost_method, self._accuracy_arg = cost_method, accuracy_metric
@@ -136,7 +136,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         )
         self._growth_arg, self._order, self._base = growth, order, base
         self._max_depth_arg, self._devices_arg = max_depth, devices
-        self._costs_fn, self._costs_label = costs, getattr(costs, "label", "costs callable")
+        self.candidate_costs = CandidateCosts(costs, self._cost_context)
         self._input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self._num_classes = num_classes
         self._log = StepLog(log_dir)
@@ -144,7 +144,6 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         self.rule: GrowthRule | None = None
         self.accuracy_metric = ""  # known with the metrics
         self._surrogate: AccuracySurrogate | None = None
-        self._cost_source: Any = None
         self._rng = np.random.default_rng(self.seed)
         self._pending_restore: dict[str, Any] | None = None
         # search state
@@ -155,7 +154,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         self.history: list[StepRecord] = []
         self._finished = False
         if self._metric:
-            self._check_objectives()
+            self.accuracy_metric = accuracy_metric_of(self.metrics, self.modes, self._accuracy_arg)
         if space is not None:
             self._set_space(space)
             arch = [ControllerDecision((ARCH_KEY, d.name), d.choices) for d in self.space.decisions]
@@ -183,9 +182,6 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             state, self._pending_restore = self._pending_restore, None
             self.set_state(state)
 
-    def _check_objectives(self) -> None:
-        self.accuracy_metric = accuracy_metric_of(self.metrics, self.modes, self._accuracy_arg)
-
     @property
     def cost_metrics(self) -> list[str]:
         """The objectives computed for untrained candidates (all but the accuracy)."""
@@ -204,7 +200,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         if not self.take_tune_metric(metric, mode):
             return False
         if self._metric:
-            self._check_objectives()
+            self.accuracy_metric = accuracy_metric_of(self.metrics, self.modes, self._accuracy_arg)
         if self.space is None and isinstance(config.get("space"), Mapping):
             self._set_space(config["space"])
         decisions = list(decisions_of(config))
@@ -220,25 +216,15 @@ class DPPNetSearcher(MultiObjectiveSearcher):
     def use_costs(self, costs: CostFunction, label: str = "costs callable") -> None:
         """Cost untrained candidates with ``costs(configs)`` (e.g. a
         :class:`~.costs.TableCosts`, whose label marks it an oracle)."""
-        self._costs_fn, self._costs_label = costs, getattr(costs, "label", label)
-        self._cost_source = None
+        self.candidate_costs.use(costs, label)
 
     @property
     def cost_label(self) -> str:
         """Where the costs of untrained candidates come from (an oracle says so)."""
-        if self._costs_fn is not None:
-            return self._costs_label
-        return "device models" if self.space is not None else "none"
+        return self.candidate_costs.describe(self.space is not None)
 
-    def _costs(self, archs: Sequence[Hashable]) -> np.ndarray:
-        if self._cost_source is None:
-            self._cost_source = self._make_cost_source()
-        return self._cost_source.matrix(archs)
-
-    def _make_cost_source(self) -> Any:
-        return make_cost_source(
-            self._costs_fn,
-            self._costs_label,
+    def _cost_context(self) -> dict[str, Any]:
+        return dict(
             rule=self.rule,
             metrics=self.cost_metrics,
             space=self.space,
@@ -328,7 +314,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             suggested=self._suggested,
             key=self._key,
             surrogate=self._surrogate,
-            costs=self._costs if self.cost_metrics else None,
+            costs=self.candidate_costs.matrix if self.cost_metrics else None,
             settings=settings,
             rng=self._rng,
         )
@@ -357,25 +343,19 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         return {
             "growth": None if self.rule is None else self.rule.name,
             "decisions": None if self.rule is None else self.rule.decision_names,
-            "k": self.k,
-            "k0": self.k0,
-            "max_depth": self.max_depth,
-            "selection": self.selection,
-            "grow_through_repeats": self.grow_through_repeats,
-            "accuracy_metric": self.accuracy_metric,
+            **{name: getattr(self, name) for name in _SETTINGS},
             "seed": self.seed,
             "cost_method": self.cost_method,
             "surrogate": self.surrogate_options.model_dump(),
         }
 
     def get_state(self) -> dict[str, Any]:
-        source = self._cost_source
         return {
             "settings": self._settings(),
             "fields": {name: getattr(self, name) for name in _STATE_FIELDS},
             "input": (self._input_shape, self._num_classes),
             "surrogate": None if self._surrogate is None else self._surrogate.state_dict(),
-            "costs": source.state_dict() if hasattr(source, "state_dict") else None,
+            "costs": self.candidate_costs.state_dict(),
             "rng": self._rng.bit_generator.state,
         }
 
@@ -394,9 +374,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             self._input_shape, self._num_classes = state["input"]
         if state["surrogate"] is not None:
             self._surrogate.load_state_dict(state["surrogate"])
-        if state["costs"] is not None and self._costs_fn is None:
-            self._cost_source = self._make_cost_source()
-            self._cost_source.load_state_dict(state["costs"])
+        self.candidate_costs.load_state_dict(state["costs"])
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
 
@@ -413,10 +391,9 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         return self._finished
 
     def planned_trials(self) -> int:
-        """Trials the searcher suggests when none errors: ``k0`` (or every first-step
-        architecture), then up to ``k`` per step. Tune's num_samples should be at least this."""
+        """Trials suggested when none errors: ``k0`` (or every first-step architecture), then
+        up to ``k`` per step. Tune's num_samples should be at least this."""
         if self.rule is None:
             raise DppnasError("planned_trials needs the search space")
         roots = len(self.rule.roots())
-        first = roots if self.k0 is None else min(self.k0, roots)
-        return first + self.k * (self.max_depth - 1)
+        return (roots if self.k0 is None else min(self.k0, roots)) + self.k * (self.max_depth - 1)
