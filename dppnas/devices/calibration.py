@@ -43,10 +43,10 @@ GROUPINGS: tuple[str, ...] = ("family", "kernel")
 def group_of(signature: LayerSignature, grouping: str = "family") -> str:
     """The calibration part (:data:`GROUPINGS`) a layer's time is summed into.
 
-    ``kernel``: a convolution's time inside a network differs from its time alone by a factor
-    that depends on its kernel and group count (fitted on ``dpp``: 1.14-1.58; held-out networks
-    within +-10 % 0.945-0.95 -> 0.975 on ``dpp``, +0.005-0.01 on ``monas``, same on ``nb201``;
-    docs/benchmarks.md).
+    ``kernel`` (ours): a convolution's time inside a network differs from its time alone by a
+    factor that depends on its kernel and group count (fitted on ``dpp``: 0.71-2.11 for grouped
+    3x3 convolutions); on a quiet machine, held-out ``dpp`` networks within +-10 % 0.940 with
+    ``family`` -> 0.990, ``monas`` and ``nb201`` unchanged (docs/benchmarks.md).
     """
     return signature.kernel_group if grouping == "kernel" else signature.family
 
