@@ -39,7 +39,7 @@ from dppnas.errors import ConfigError, DppnasError
 from dppnas.nn import NORMS, OPS
 from dppnas.profiling.coverage import covering_architectures
 from dppnas.profiling.evaluate import evaluate_table, prediction_scores
-from dppnas.profiling.profile import build_deployed, profile_space, sample_architectures
+from dppnas.profiling.profile import build_deployed, sample_architectures
 from dppnas.profiling.reanchor import scale_table
 from dppnas.signatures.layer import LayerSignature
 from dppnas.signatures.network import layer_signatures
@@ -71,21 +71,10 @@ SMALL_SPACES = {
 
 
 @pytest.fixture(scope="module")
-def tiny_table(tmp_path_factory):
+def tiny_table(tmp_path_factory, quick_table):
     """A table of the tiny dpp space, profiled here with very short timings, saved as JSON."""
-    space = make_space(TINY_DPP)
-    table = profile_space(
-        space,
-        input_shape=SHAPE,
-        device_name="test-cpu",
-        rounds=1,
-        calibration_networks=5,
-        layer_timing=FAST,
-        network_timing=FAST,
-        log=lambda m: None,
-    )
     path = tmp_path_factory.mktemp("lut") / "tiny.lut.json"
-    table.save(path)
+    space, table = quick_table(TINY_DPP, SHAPE, path)
     return space, table, path
 
 

@@ -298,34 +298,17 @@ def test_latency_eval_fails_a_wrong_model(tiny_lut, synthetic_reference):
 
 
 @pytest.fixture(scope="module")
-def tiny_lut(tmp_path_factory):
-    from dppnas.devices.timing import TimingOptions
-    from dppnas.profiling.profile import profile_space
-    from dppnas.spaces import make_space
-
-    fast = TimingOptions(warmup=1, min_repeats=3, max_repeats=5, time_cap_s=0.01)
-    space = make_space(
-        {
-            "name": "dpp",
-            "max_depth": 2,
-            "norms": ["bn_relu", "identity"],
-            "convs": ["conv1x1", "dwconv3x3", "conv3x3"],
-            "cells_per_stage": [1],
-            "growth": [8],
-        }
-    )
-    table = profile_space(
-        space,
-        input_shape=(1, 8, 8),
-        device_name="test-cpu",
-        rounds=1,
-        calibration_networks=5,
-        layer_timing=fast,
-        network_timing=fast,
-        log=lambda m: None,
-    )
+def tiny_lut(tmp_path_factory, quick_table):
+    config = {
+        "name": "dpp",
+        "max_depth": 2,
+        "norms": ["bn_relu", "identity"],
+        "convs": ["conv1x1", "dwconv3x3", "conv3x3"],
+        "cells_per_stage": [1],
+        "growth": [8],
+    }
     path = tmp_path_factory.mktemp("lut") / "tiny.lut.json"
-    table.save(path)
+    space, _ = quick_table(config, (1, 8, 8), path)
     return space, path
 
 

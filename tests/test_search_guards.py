@@ -73,24 +73,9 @@ def test_resources_no_node_has_are_refused_at_start(ray_session):
     assert out.getvalue().startswith("warning: resources: a trial asks for 64 CPU")
 
 
-def test_a_latency_table_of_another_input_size_is_refused_before_any_trial(tmp_path):
-    from dppnas.devices.timing import TimingOptions
-    from dppnas.profiling.profile import profile_space
-    from dppnas.spaces import make_space
-
-    fast = TimingOptions(warmup=1, min_repeats=3, max_repeats=5, time_cap_s=0.01)
-    table = profile_space(
-        make_space(EXPERIMENT["space"]),
-        input_shape=(1, 28, 28),
-        device_name="t",
-        rounds=1,
-        calibration_networks=5,
-        layer_timing=fast,
-        network_timing=fast,
-        log=lambda m: None,
-    )
+def test_a_latency_table_of_another_input_size_is_refused_before_any_trial(tmp_path, quick_table):
     path = tmp_path / "t.lut.json"
-    table.save(path)
+    quick_table(EXPERIMENT["space"], (1, 28, 28), path)
     experiment = _experiment(devices={"t": {"kind": "lut", "path": str(path)}})
     check_devices(experiment, (1, 28, 28))
     with pytest.raises(DppnasError, match=r"devices.t: .* profiled at input 1x28x28"):
