@@ -9,20 +9,22 @@ import pytest
 from dppnas.pareto import Objective
 from search_algos.optuna_baselines import NSGA2Options, TPEOptions, nsga2, tpe
 
+#: what the baselines read of an experiment
+EXPERIMENT = SimpleNamespace(
+    objectives=[
+        Objective(metric="accuracy", mode="max", ref=0.0),
+        Objective(metric="latency", mode="min", ref=10.0),
+    ],
+    seed=0,
+)
+
 
 @pytest.mark.parametrize("factory, options", [(nsga2, NSGA2Options()), (tpe, TPEOptions())])
 def test_a_stopped_trial_is_pruned_and_a_final_one_complete(factory, options):
     from optuna.trial import TrialState
     from ray import tune
 
-    experiment = SimpleNamespace(
-        objectives=[
-            Objective(metric="accuracy", mode="max", ref=0.0),
-            Objective(metric="latency", mode="min", ref=10.0),
-        ],
-        seed=0,
-    )
-    searcher = factory(experiment, options)
+    searcher = factory(EXPERIMENT, options)
     assert searcher.set_search_properties(None, None, {"op": tune.choice(["a", "b", "c"])})
     for trial_id in ("stopped", "final", "unmarked", "failed"):
         assert searcher.suggest(trial_id) is not None
@@ -41,14 +43,7 @@ def test_a_tuner_with_each_baseline_can_be_built(factory, options, tmp_path):
     """Building a Tuner pickles its searcher (Optuna 5.1's NSGA-II holds a lock)."""
     from ray import cloudpickle, tune
 
-    experiment = SimpleNamespace(
-        objectives=[
-            Objective(metric="accuracy", mode="max", ref=0.0),
-            Objective(metric="latency", mode="min", ref=10.0),
-        ],
-        seed=0,
-    )
-    searcher = factory(experiment, options)
+    searcher = factory(EXPERIMENT, options)
     tune.Tuner(
         lambda config: None,
         param_space={"op": tune.choice(["a", "b", "c"])},
