@@ -14,7 +14,7 @@ from typing import Any
 
 from dppnas.errors import DppnasError
 from dppnas.registry import Registry
-from dppnas.spaces import SearchSpace
+from dppnas.spaces import SearchSpace, arch_key, enumerate_architectures
 
 Cover = Callable[[SearchSpace], Iterator[dict[str, Any]]]
 
@@ -89,8 +89,6 @@ def _nb201_cover(space: SearchSpace) -> Iterator[dict[str, Any]]:
 
 def covering_architectures(space: SearchSpace) -> list[dict[str, Any]]:
     """Distinct canonical architectures of ``space`` that together have every signature."""
-    from dppnas.spaces import arch_key, enumerate_architectures
-
     if space.name in SIGNATURE_COVERS:
         seen: dict[str, dict[str, Any]] = {}
         for arch in SIGNATURE_COVERS.get(space.name)(space):

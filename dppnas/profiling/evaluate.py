@@ -31,7 +31,7 @@ from dppnas.devices.timing import relative_spread as spread_of
 from dppnas.errors import DppnasError
 from dppnas.profiling.profile import NETWORK_TIMING, build_deployed, sample_architectures
 from dppnas.profiling.reanchor import anchor_models, anchor_networks, speed_factor, time_like_table
-from dppnas.spaces import SearchSpace
+from dppnas.spaces import SearchSpace, arch_key
 from dppnas.threads import fixed_threads
 
 
@@ -118,8 +118,6 @@ def evaluate_table(
     medians, anchor_medians = medians[: len(archs)], medians[len(archs) :]
     measured = [combine_rounds(m, summary) for m in medians]
     spreads = [spread_of(m) for m in medians]
-
-    from dppnas.spaces import arch_key
 
     scores = prediction_scores(measured, predicted)
     anchoring = None

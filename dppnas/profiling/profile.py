@@ -44,7 +44,7 @@ from dppnas.errors import DppnasError
 from dppnas.nn import deploy
 from dppnas.profiling.coverage import covering_architectures
 from dppnas.signatures.tracing import TracedLayer, trace_layers
-from dppnas.spaces import SearchSpace
+from dppnas.spaces import SearchSpace, arch_key
 
 #: timing of one layer per round (single layers are short: a lower cap than whole networks)
 LAYER_TIMING = TimingOptions(warmup=3, min_repeats=10, max_repeats=100, time_cap_s=0.2)
@@ -61,8 +61,6 @@ def sample_architectures(
 
     Returns fewer when the space has fewer such architectures.
     """
-    from dppnas.spaces import arch_key
-
     rng = random.Random(seed)
     decisions = space.decisions
     seen = set(exclude)
