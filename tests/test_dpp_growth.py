@@ -338,8 +338,11 @@ def test_device_models_cost_candidates_of_any_dppnas_space():
     assert first == cheapest
 
 
-def test_nb201_growth_through_the_searcher_on_a_flat_space():
-    """The six NB201 edges as a flat param_space: step d trains cells with d operations."""
+@pytest.mark.parametrize("parents", ["step", "front"])
+def test_nb201_growth_through_the_searcher_on_a_flat_space(parents):
+    """The six NB201 edges as a flat param_space: growing the previous step's cells (PNAS),
+    step d trains cells with d operations; growing the k best trained so far, a step's cells
+    have at most d operations, and the last step still reaches d."""
     from search_algos.dpp import DPPNetSearcher
 
     op_ms = dict(zip(NB201_OPS, [0.0, 0.1, 1.0, 3.0, 0.5], strict=True))
@@ -352,13 +355,23 @@ def test_nb201_growth_through_the_searcher_on_a_flat_space():
         return {"acc": 0.5 + 0.05 * convs, "latency": costs([config])["latency"][0]}
 
     searcher = DPPNetSearcher(
-        ["acc", "latency"], ["max", "min"], costs=costs, growth="nb201", k=4, max_depth=3
+        ["acc", "latency"],
+        ["max", "min"],
+        costs=costs,
+        growth="nb201",
+        k=4,
+        max_depth=3,
+        parents=parents,
     )
     searcher.set_search_properties(None, None, {e: tune.choice(NB201_OPS) for e in NB201_EDGES})
     suggested = _drive(searcher, evaluate, itertools.count())
     assert searcher.finished and len(suggested) == 24 + 4 + 4
     used = [sum(c[e] != "none" for e in NB201_EDGES) for c in suggested]
-    assert used == [1] * 24 + [2] * 4 + [3] * 4
+    if parents == "step":
+        assert used == [1] * 24 + [2] * 4 + [3] * 4
+    else:
+        assert used[:24] == [1] * 24 and all(1 <= u <= 3 for u in used[24:28] + used[28:])
+        assert max(used[28:]) == 3 and all(u <= 2 for u in used[24:28])
 
 
 def test_growth_through_repeats_reaches_the_networks_behind_dead_edges():
@@ -388,3 +401,30 @@ def test_growth_through_repeats_reaches_the_networks_behind_dead_edges():
     parents = [b for a in roots for b in (a, *aliases.get(a, ()))]  # Step.kept() with aliases
     wider, _ = grow(rule, parents, 2, key, suggested, through_repeats=False)
     assert len(wider) > len(paper)
+
+
+def test_beam_grows_the_measured_best_of_everything_trained():
+    """parents="front": the k trained architectures first in NSGA-II order on measured
+    accuracy and costs (a dominated one never, whichever step trained it); by accuracy alone
+    for selection="accuracy"."""
+    import numpy as np
+
+    from search_algos.dpp.steps import StepSettings, beam
+
+    latency = {"a": 1.0, "b": 1.0, "c": 0.5, "d": 3.0, "e": 0.5}
+    accuracy = {"a": 0.9, "b": 0.5, "c": 0.8, "d": 0.95, "e": 0.1}
+
+    def costs(archs):
+        return np.array([[latency[a]] for a in archs])
+
+    def settings(k, selection="pareto"):
+        return StepSettings(k, None, selection, "acc", (False,), parents="front")
+
+    archs = list(latency)
+    acc = [accuracy[a] for a in archs]
+    # non-dominated: c (0.8, 0.5 ms), a (0.9, 1 ms), d (0.95, 3 ms); b and e are dominated
+    assert set(beam(archs, acc, costs, settings(3))) == {"a", "c", "d"}
+    assert len(beam(archs, acc, costs, settings(2))) == 2
+    assert set(beam(archs, acc, costs, settings(2))) <= {"a", "c", "d"}
+    assert beam(archs, acc, costs, settings(2, "accuracy")) == ["d", "a"]
+    assert beam(archs, acc, None, settings(1)) == ["d"]  # no costs: accuracy alone

@@ -288,7 +288,8 @@ def _suggest_all(searcher, space, ids):
 def test_steps_suggest_k_then_wait_replace_errors_and_finish():
     from ray.tune.search import Searcher
 
-    searcher, space = _searcher()
+    # parents="step" (PNAS): each step grows the previous step's cells, so step d is depth d
+    searcher, space = _searcher(parents="step")
     ids = itertools.count()
     suggested: list[Cell] = []
 

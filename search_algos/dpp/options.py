@@ -35,6 +35,11 @@ class DPPNetOptions(BaseModel):
     selection: Literal["pareto", "accuracy"] = Field(
         "pareto", description="pareto = DPP-Net, accuracy = DPP-Net-PNAS"
     )
+    parents: Literal["front", "step"] = Field(
+        "front",
+        description="the trained architectures each step grows: front = the k best so far, "
+        "ranked on measured accuracy and costs (ours); step = the previous step's (PNAS)",
+    )
     grow_through_repeats: bool = Field(
         True,
         description="a child that is another encoding of a network already suggested grows on "
@@ -78,6 +83,7 @@ def dpp(experiment: Any, options: DPPNetOptions, run_dir: Path | None = None) ->
             k0=options.k0,
             max_depth=options.max_depth,
             selection=options.selection,
+            parents=options.parents,
             grow_through_repeats=options.grow_through_repeats,
             devices=make_devices(experiment.devices),
             input_shape=input_shape,

@@ -11,11 +11,9 @@ DPP-Net-PNAS; one device objective DPP-Net-Device; several devices and size DPP-
 Tune contract (DESIGN sections 3 and 7, :mod:`search_algos.base`): every search domain of the
 ``param_space`` is a decision of the rule (constants pass through); up to ``k`` suggestions
 pend at once, ``None`` while a step's trials run, ``Searcher.FINISHED`` after the last step;
-no architecture twice (``arch_key``). A result whose ``final`` is false completes its trial
-for the step but never trains the surrogate; an errored trial is replaced by the next
-candidate; a result marked ``final`` completes its trial at once (:meth:`on_trial_result`).
-TensorBoard (``log_dir``): per step the depth, candidates scored, the selected set, times (s)
-and the surrogate's Kendall tau on the step's new results.
+no architecture twice (``arch_key``). A non-``final`` result never trains the surrogate; an
+errored trial is replaced by the next candidate. TensorBoard (``log_dir``): per step the
+depth, candidates, the selected set, times (s) and the surrogate's Kendall tau.
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ from search_algos.dpp.costs import CandidateCosts, CostFunction
 from search_algos.dpp.growth import GrowthRule, check_decisions, make_growth
 from search_algos.dpp.history import StepLog, StepRecord
 from search_algos.dpp.objectives import CostMethod, input_shape_of
-from search_algos.dpp.selection import SelectionRule
+from search_algos.dpp.selection import ParentRule, SelectionRule
 from search_algos.dpp.steps import Observation, Step, StepSettings, plan_step, step_kendall_tau
 from search_algos.dpp.surrogate import AccuracySurrogate, SurrogateOptions
 
@@ -78,10 +76,10 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         k0: step-1 architectures trained; None = all of them (PNAS).
         max_depth: the last step; default the rule's last.
         selection: ``"pareto"`` (DPP-Net) or ``"accuracy"`` (DPP-Net-PNAS).
-        grow_through_repeats: a child that is another encoding of a network already
-            suggested grows on in its place, and a step whose parents have fewer than ``k``
-            new children also grows every trained architecture (:func:`.steps.grow`); False:
-            the paper's form (such children dropped, parents only the last step's).
+        parents: the trained architectures each step grows: ``"front"`` (default, ours) the
+            ``k`` best so far (:func:`.steps.beam`), ``"step"`` the previous step's (PNAS).
+        grow_through_repeats: repeats of suggested networks grow on in their place, and too
+            few children widen the beam (:func:`.steps.grow`); False: the paper's form.
         accuracy_metric: the metric the surrogate predicts; default the one maximised.
         arch_key: ``arch_key(config) -> key`` equal for equivalent configs; default the dppnas
             space's canonical encoding, else the config itself.
@@ -109,6 +107,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         k0: int | None = None,
         max_depth: int | None = None,
         selection: SelectionRule = "pareto",
+        parents: ParentRule = "front",
         grow_through_repeats: bool = True,
         accuracy_metric: str | None = None,
         arch_key: ArchKey | None = None,
@@ -126,8 +125,10 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             raise DppnasError(f"k and k0 must be >= 1 (k0 None: every first step), got {k}, {k0}")
         if selection not in ("pareto", "accuracy"):
             raise DppnasError(f"selection must be 'pareto' or 'accuracy', got {selection!r}")
-        self.k, self.k0, self.selection, self.seed = int(k), k0, selection, int(seed)
-        self.grow_through_repeats = bool(grow_through_repeats)
+        if parents not in ("front", "step"):
+            raise DppnasError(f"parents must be 'front' or 'step', got {parents!r}")
+        self.k, self.k0, self.selection, self.parents = int(k), k0, selection, parents
+        self.grow_through_repeats, self.seed = bool(grow_through_repeats), int(seed)
         self.cost_method, self._accuracy_arg = cost_method, accuracy_metric
         self.surrogate_options = (
             surrogate
@@ -135,17 +136,15 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             else SurrogateOptions.model_validate(dict(surrogate or {}))
         )
         self._growth_arg, self._order, self._base = growth, order, base
-        self._max_depth_arg, self._devices_arg = max_depth, devices
+        self._max_depth_arg, self._devices_arg, self._pending_restore = max_depth, devices, None
         self.candidate_costs = CandidateCosts(costs, self._cost_context)
         self._input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
-        self._num_classes = num_classes
-        self._log = StepLog(log_dir)
+        self._num_classes, self._log = num_classes, StepLog(log_dir)
         self.space: SearchSpace | None = None
         self.rule: GrowthRule | None = None
         self.accuracy_metric = ""  # known with the metrics
         self._surrogate: AccuracySurrogate | None = None
         self._rng = np.random.default_rng(self.seed)
-        self._pending_restore: dict[str, Any] | None = None
         # search state
         self._step: Step | None = None
         self._pending: dict[str, Hashable] = {}  # trial id -> architecture
@@ -305,6 +304,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
                 if m != self.accuracy_metric
             ),
             grow_through_repeats=self.grow_through_repeats,
+            parents=self.parents,
         )
         step, record = plan_step(
             depth,
@@ -346,6 +346,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             **{name: getattr(self, name) for name in _SETTINGS},
             "seed": self.seed,
             "cost_method": self.cost_method,
+            "parents": self.parents,
             "surrogate": self.surrogate_options.model_dump(),
         }
 
@@ -363,7 +364,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         if self.rule is None:
             self._pending_restore = state  # applied once Tune passes the param_space
             return
-        if state["settings"] != self._settings():
+        if {"parents": "step", **state["settings"]} != self._settings():  # saved before it
             raise DppnasError(
                 f"the saved DPP-Net state was made with {state['settings']}, not "
                 f"{self._settings()}; construct the searcher with the same settings"

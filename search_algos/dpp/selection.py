@@ -21,6 +21,9 @@ from numpy.typing import ArrayLike
 from dppnas.pareto import rank_and_crowding_order
 
 SelectionRule = Literal["pareto", "accuracy"]
+#: which trained architectures a step grows (:func:`search_algos.dpp.steps.beam`): the ``k``
+#: best so far ("front", ours) or every one the previous step trained ("step", PNAS)
+ParentRule = Literal["front", "step"]
 
 
 def candidate_order(
