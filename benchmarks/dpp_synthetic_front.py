@@ -49,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--draws", type=int, default=2000)
+    parser.add_argument("--parents", default=None, help="DPP-Net's parents (default: its own)")
     args = parser.parse_args()
     from search_algos.dpp import DPPNetSearcher
 
@@ -56,7 +57,8 @@ def main() -> None:
     best = hv_ratio(every, 1.0)
     hits, ratios = [], []
     for seed in range(args.seeds):
-        searcher = DPPNetSearcher(METRIC, MODE, costs=latency_costs, seed=seed)
+        options = {} if args.parents is None else {"parents": args.parents}
+        searcher = DPPNetSearcher(METRIC, MODE, costs=latency_costs, seed=seed, **options)
         searcher.set_search_properties(None, None, dict(PARAM_SPACE))
         configs = _drive(searcher, _evaluate, itertools.count())
         hits.append(front_hits(configs))

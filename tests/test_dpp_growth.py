@@ -307,7 +307,7 @@ def test_plain_tune_run_on_a_flat_space_reaches_the_true_front(ray_session, tmp_
     assert [r.trained for r in searcher.history] == [5, 8, 8, 8, 8, 8]
     assert all(r.kendall_tau is not None for r in searcher.history[1:])
     hits = front_hits(configs)
-    assert hits > RANDOM_FRONT_HITS_MAX, hits  # measured: 13 (seed 0)
+    assert hits > RANDOM_FRONT_HITS_MAX, hits  # measured: 5 (seed 0; parents="step": 7)
 
 
 def test_device_models_cost_candidates_of_any_dppnas_space():
