@@ -481,6 +481,21 @@ def test_restored_searcher_continues_identically(tmp_path):
     assert 0 < restored_device.queries == device.queries - queries_before
 
 
+def test_a_state_saved_before_parents_existed_restores_as_step(tmp_path):
+    """States saved before the ``parents`` option grew the previous step's architectures:
+    they restore into ``parents="step"`` and are refused, naming it, by the new default."""
+    searcher, space = _searcher(parents="step")
+    _suggest_all(searcher, space, itertools.count())
+    state = searcher.get_state()
+    del state["settings"]["parents"]
+    old, _ = _searcher(parents="step")
+    old.set_state(state)
+    assert old._step.queue == searcher._step.queue
+    new, _ = _searcher()
+    with pytest.raises(DppnasError, match="'parents': 'step'"):
+        new.set_state(state)
+
+
 # --- the registered factory ------------------------------------------------------------------
 
 

@@ -145,7 +145,6 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         self.accuracy_metric = ""  # known with the metrics
         self._surrogate: AccuracySurrogate | None = None
         self._rng = np.random.default_rng(self.seed)
-        # search state
         self._step: Step | None = None
         self._pending: dict[str, Hashable] = {}  # trial id -> architecture
         self._suggested: set[Hashable] = set()  # arch_key of every suggestion
@@ -364,9 +363,10 @@ class DPPNetSearcher(MultiObjectiveSearcher):
         if self.rule is None:
             self._pending_restore = state  # applied once Tune passes the param_space
             return
-        if {"parents": "step", **state["settings"]} != self._settings():  # saved before it
+        saved = {"parents": "step", **state["settings"]}  # states made before parents existed
+        if saved != self._settings():
             raise DppnasError(
-                f"the saved DPP-Net state was made with {state['settings']}, not "
+                f"the saved DPP-Net state was made with {saved}, not "
                 f"{self._settings()}; construct the searcher with the same settings"
             )
         for name, value in copy.deepcopy(state["fields"]).items():
