@@ -139,22 +139,29 @@ def test_latency_eval_leaves_out_calibration_networks(tiny_table):
     assert 0 <= result["within_10pct"] <= 1 and result["reference_spread"] >= 0
 
 
+#: the re-anchoring tests plant a table 10x slower than this machine, so the speed factor is ~0.1.
+#: The fixture is profiled in one short round and the anchors are timed again minutes later, so
+#: the tiny networks' times drift between the two (measured: 2.4x faster, and on CI 1.8x slower);
+#: the bounds absorb 5x either way, and a factor that ignored the timings (1) or inverted them (10)
+#: still fails.
+SLOWER = 10.0
+FACTOR_BOUNDS = (0.02, 0.5)
+
+
 def test_latency_eval_reanchors_to_this_sessions_speed(tiny_table, tmp_path):
-    """A table profiled on a machine 3x slower than now: its calibration networks, timed again
+    """A table profiled on a machine 10x slower than now: its calibration networks, timed again
     in the evaluation's rounds, give the speed factor, and every prediction is scaled by it."""
     space, table, _ = tiny_table
     slower = copy.deepcopy(table)
     for network in slower.networks:
-        network.measured_ms *= 3.0
+        network.measured_ms *= SLOWER
     path = tmp_path / "slower.lut.json"
     slower.save(path)
     quiet = {"timing": FAST, "log": lambda m: None}
     result = evaluate_table(path, space, n=4, seed=3, rounds=3, reanchor=3, **quiet)
     anchoring = result["reanchor"]
     assert anchoring["networks"] == 3
-    # ~1/3; the fixture profiled in one short round, possibly cold (measured: anchors up to
-    # 2.4x faster now, factor 0.136), so the bound is loose below; without scaling it is ~1
-    assert 0.08 < anchoring["factor"] < 0.6
+    assert FACTOR_BOUNDS[0] < anchoring["factor"] < FACTOR_BOUNDS[1]
     device = LutDevice.from_table(slower)
     for network in result["networks"]:
         model = build_deployed(space, json.loads(network["arch"]), SHAPE, 10)
@@ -170,7 +177,7 @@ def test_reanchor_command_scales_every_prediction_and_keeps_the_table_consistent
 ):
     space, table, _ = tiny_table
     slower = copy.deepcopy(table)
-    scale_table(slower, 3.0)  # as if profiled on a machine 3x slower than this one
+    scale_table(slower, SLOWER)  # as if profiled on a machine 10x slower than this one
     path = tmp_path / "slower.lut.json"
     slower.save(path)
     argv = ["reanchor", "--device-file", str(path), "--networks", "4", "--rounds", "3"]
@@ -179,7 +186,7 @@ def test_reanchor_command_scales_every_prediction_and_keeps_the_table_consistent
     anchored = LookupTable.load(path)
     (record,) = anchored.machine["reanchored"]
     factor = record["factor"]
-    assert record["networks"] == 4 and 0.08 < factor < 0.6  # ~1/3 (see the test above)
+    assert record["networks"] == 4 and FACTOR_BOUNDS[0] < factor < FACTOR_BOUNDS[1]
     before, after = LutDevice.from_table(slower), LutDevice.from_table(anchored)
     for arch in sample_architectures(space, 5, seed=2):
         model = build_deployed(space, arch, SHAPE, 10)
