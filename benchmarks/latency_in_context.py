@@ -135,10 +135,9 @@ def score(table: LookupTable, space: Any, args: argparse.Namespace) -> None:
         out: dict[str, float] = {}
         for signature in layer_signatures(model, shape):
             ratio, n = seen.get(signature.key, (factor, 0))
-            if math.isfinite(shrink):
-                ratio = (n * ratio + shrink * factor) / (n + shrink)
-            else:
-                ratio = factor
+            ratio = (
+                (n * ratio + shrink * factor) / (n + shrink) if n and shrink < math.inf else factor
+            )
             group = group_of(signature, table.calibration.groups)
             out[group] = out.get(group, 0.0) + device.layer_ms(signature) * ratio
         return out
