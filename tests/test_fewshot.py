@@ -13,7 +13,14 @@ import pytest
 
 from dppnas.cli import main
 from dppnas.devices import make_device
-from dppnas.devices.fewshot import Candidate, fit_fewshot
+from dppnas.devices.fewshot import (
+    AVERAGE,
+    AVERAGE_WITHIN,
+    Candidate,
+    FewShotModel,
+    Regression,
+    fit_fewshot,
+)
 from dppnas.devices.reference_table import NB201_EDGE_NAMES, load_reference_latencies
 from dppnas.errors import DppnasError
 from dppnas.profiling.evaluate import evaluate_table
@@ -97,6 +104,47 @@ def test_fit_prefers_the_log_form_for_a_power_law():
     ref = rng.uniform(1, 50, 10)
     model = fit_fewshot({"latency/a": ref}, 0.5 * ref**1.3)
     assert model.form == "log" and model.coefficients == pytest.approx([1.3], rel=1e-6)
+
+
+def test_averaged_models_are_the_next_best_within_twice_the_best_error():
+    """With noisy measurements up to AVERAGE models, each within AVERAGE_WITHIN times the best
+    leave-one-out error, are averaged (geometric mean); average=1 is the best model alone, and
+    a model saved before averaging existed loads as that."""
+    rng = np.random.default_rng(3)
+    features = {f"latency/{d}": rng.uniform(1, 20, 10) for d in "abc"}
+    features["flops"] = rng.uniform(1, 5, 10)
+    y = (2 * features["latency/a"] + features["latency/b"]) * rng.lognormal(0, 0.05, 10)
+    model = fit_fewshot(features, y)
+    assert 1 <= len(model.averaged) <= AVERAGE - 1
+    best = model.loo_log_rmse
+    assert all(best <= m.loo_log_rmse <= AVERAGE_WITHIN * best for m in model.averaged)
+    first = Regression(**model.model_dump(include=set(Regression.model_fields)))
+    members = [first, *model.averaged]
+    expected = np.exp(np.mean([np.log(m.predict(features)) for m in members], axis=0))
+    assert model.predict(features) == pytest.approx(expected)
+    assert model.label == f"{first.label} averaged with {len(model.averaged)} more"
+    single = fit_fewshot(features, y, average=1)
+    assert single.averaged == [] and single.label == first.label
+    assert single.predict(features) == pytest.approx(first.predict(features))
+    saved_before = single.model_dump(exclude={"averaged"})
+    assert FewShotModel.model_validate(saved_before) == single
+    with pytest.raises(DppnasError, match="at least 1"):
+        fit_fewshot(features, y, average=0)
+
+
+def test_averaging_skips_a_model_without_a_positive_prediction():
+    def line(intercept: float, slope: float) -> Regression:
+        return Regression(
+            form="linear", features=["flops"], intercept=intercept, coefficients=[slope]
+        )
+
+    model = FewShotModel(
+        **line(0.0, 2.0).model_dump(), points=10, fit_mape=0.0, averaged=[line(-3, 2), line(0, 8)]
+    )
+    # flops 1: 2, -1 (left out), 8 -> 4; flops 2: 4, 1, 16 -> 4
+    assert model.predict({"flops": np.array([1.0, 2.0])}) == pytest.approx([4.0, 4.0])
+    worse = model.model_copy(update={"intercept": -5.0, "averaged": [line(-3, 2)]})
+    assert worse.predict({"flops": np.array([1.0])}) == pytest.approx([-3.0])  # none positive
 
 
 def test_fit_rejects_too_few_or_bad_measurements():
@@ -394,7 +442,7 @@ def test_connected_is_fitted_only_where_the_measured_cells_tell_it_apart():
     assert "connected" not in model.features  # constant: not told apart from the intercept
     live["connected"] = np.array([0.0, 1, 1, 1, 1, 1])
     y[0] = 0.01  # a folded, disconnected cell
-    model = fit_fewshot(live, y)
+    model = fit_fewshot(live, y, average=1)  # the chosen model alone
     assert model.features == ["live/nor_conv_3x3", "connected"]
     folded = {"live/nor_conv_3x3": np.array([0.0, 2.0]), "connected": np.array([0.0, 1.0])}
     assert model.predict(folded) == pytest.approx([0.01, 3.0], rel=1e-6)

@@ -113,12 +113,13 @@ class FewShotTableCosts:
             }
             picked = rng.choice(len(table.entries), size=samples, replace=False)
             measured = table.values(metric)[picked]
-            model = fit_fewshot({k: v[picked] for k, v in features.items()}, measured)
+            # the single best model: the form the nb201-hw search figures were measured with
+            model = fit_fewshot({k: v[picked] for k, v in features.items()}, measured, average=1)
             places = digits
             if digits == "auto":
                 places = AUTO_DIGITS if len(np.unique(measured)) < len(measured) else None
             self.columns[metric] = round_significant(
-                model.predict({k: features[k] for k in model.features}), places
+                model.predict({k: features[k] for k in model.inputs}), places
             )
             self.models[metric] = (
                 f"{model.label}, leave-one-out error ~{100 * (model.loo_log_rmse or 0):.0f} %"

@@ -10,10 +10,15 @@ from dppnas.cli.arguments import input_shape, space_options
 from dppnas.errors import ConfigError
 
 DEFAULT_TABLE = "nb201-hw"
+AVERAGE_HELP = (
+    "average up to this many of the best models by leave-one-out error (default {default}, "
+    "ours; 1: the single best model)"
+)
 
 
 def add_commands(sub) -> None:
     """Register ``fewshot`` and ``latency-transfer`` on the ``dppnas`` subparsers."""
+    from dppnas.devices.fewshot import AVERAGE
     from dppnas.profiling.transfer import HELP_META_TEST
 
     transfer = sub.add_parser(
@@ -33,6 +38,9 @@ def add_commands(sub) -> None:
     transfer.add_argument("--samples", type=int, default=10, help="measured architectures")
     transfer.add_argument("--draws", type=int, default=20, help="random draws per target")
     transfer.add_argument("--seed", type=int, default=0)
+    transfer.add_argument(
+        "--average", type=int, default=AVERAGE, help=AVERAGE_HELP.format(default=AVERAGE)
+    )
     transfer.add_argument("--out", required=True, help="results JSON, e.g. transfer.json")
     transfer.set_defaults(handler=_cmd_latency_transfer)
 
@@ -63,6 +71,9 @@ def add_commands(sub) -> None:
     fewshot.add_argument("--input-shape", help="C,H,W measured at (with --space)")
     fewshot.add_argument("--num-classes", type=int, default=10, help="with --space")
     fewshot.add_argument("--device-name", default="target", help="name recorded in the file")
+    fewshot.add_argument(
+        "--average", type=int, default=AVERAGE, help=AVERAGE_HELP.format(default=AVERAGE)
+    )
     fewshot.add_argument("--out", required=True, help="device file, e.g. phone.fewshot.json")
     fewshot.set_defaults(handler=_cmd_fewshot)
 
@@ -93,6 +104,7 @@ def _cmd_latency_transfer(args: argparse.Namespace) -> int:
         samples=args.samples,
         draws=args.draws,
         seed=args.seed,
+        average=args.average,
         log=lambda m: print(m, flush=True),
     )
     result.update({"table": table.source, "date": now_iso()})
@@ -116,6 +128,7 @@ def _cmd_fewshot(args: argparse.Namespace) -> int:
         space=space,
         input_shape=input_shape(args.input_shape) if args.input_shape else None,
         num_classes=args.num_classes,
+        average=args.average,
     )
     save_fewshot(device, Path(args.out))
     m = device.latency

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from dppnas.devices.calibration import read_measurements
-from dppnas.devices.fewshot import fit_fewshot
+from dppnas.devices.fewshot import AVERAGE, fit_fewshot
 from dppnas.devices.fewshot_device import (
     FewShotFile,
     architecture_features,
@@ -56,10 +56,12 @@ def build_fewshot(
     space: Mapping[str, Any] | None = None,
     input_shape: tuple[int, int, int] | None = None,
     num_classes: int = 10,
+    average: int = AVERAGE,
 ) -> FewShotFile:
     """Fit the latency (and energy) models of ``device`` to its measured architectures, on a
     reference ``table``'s features (``references``: its devices to use, default all) or on
-    module features of ``space`` at ``input_shape`` (``references``: lut files)."""
+    module features of ``space`` at ``input_shape`` (``references``: lut files); ``average``:
+    models averaged at most (:func:`~dppnas.devices.fewshot.fit_fewshot`)."""
     if (table is None) == (space is None):
         raise DppnasError("fewshot: give either a reference table (--table) or a space (--space)")
     rows = read_fewshot_measurements(measurements)
@@ -86,13 +88,13 @@ def build_fewshot(
         per_arch = [module_features(model, input_shape, refs) for model in models]
         features = {k: np.array([f[k] for f in per_arch]) for k in per_arch[0]}
         space = built.config()
-    latency = fit_fewshot(features, [ms for _, ms, _ in rows])
+    latency = fit_fewshot(features, [ms for _, ms, _ in rows], average=average)
     energies = [mj for _, _, mj in rows]
     energy = None
     if any(mj is not None for mj in energies):
         if any(mj is None for mj in energies):
             raise DppnasError(f"{measurements}: energy_mj is given for some rows only")
-        energy = fit_fewshot(features, energies)  # type: ignore[arg-type]
+        energy = fit_fewshot(features, energies, average=average)  # type: ignore[arg-type]
     return FewShotFile(
         device=device,
         table=table,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from dppnas.devices.fewshot import fit_fewshot
+from dppnas.devices.fewshot import AVERAGE, fit_fewshot
 from dppnas.errors import DppnasError
 from dppnas.profiling.evaluate import prediction_scores
 
@@ -62,6 +62,7 @@ def transfer_scores(
     samples: int = 10,
     draws: int = 20,
     seed: int = 0,
+    average: int = AVERAGE,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Score few-shot transfer to each target (see the module docstring).
@@ -99,8 +100,10 @@ def transfer_scores(
         for _ in range(draws):
             picked = rng.choice(n_archs, size=samples, replace=False)
             rest = np.setdiff1d(np.arange(n_archs), picked)
-            model = fit_fewshot({k: v[picked] for k, v in features.items()}, y[picked])
-            predicted = model.predict({k: features[k][rest] for k in model.features})
+            model = fit_fewshot(
+                {k: v[picked] for k, v in features.items()}, y[picked], average=average
+            )
+            predicted = model.predict({k: features[k][rest] for k in model.inputs})
             scores = prediction_scores(y[rest], predicted)
             for key in SCORES:
                 result[key].append(scores[key])
@@ -115,6 +118,7 @@ def transfer_scores(
         "samples": samples,
         "draws": draws,
         "seed": seed,
+        "average": average,
         "references": list(references),
         "devices": devices,
         "summary": summary(devices),
