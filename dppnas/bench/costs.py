@@ -113,7 +113,8 @@ class FewShotTableCosts:
             }
             picked = rng.choice(len(table.entries), size=samples, replace=False)
             measured = table.values(metric)[picked]
-            # the single best model: the form the nb201-hw search figures were measured with
+            # the single best model, as the nb201-hw search figures were measured (averaging
+            # gave DPP-Net no measurable gain there: docs/benchmarks.md, few-shot transfer)
             model = fit_fewshot({k: v[picked] for k, v in features.items()}, measured, average=1)
             places = digits
             if digits == "auto":
