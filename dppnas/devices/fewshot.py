@@ -51,7 +51,7 @@ MIN_POINTS = 3
 LOG_RIDGES: tuple[float, ...] = (0.1, 1.0, 10.0)
 #: leave-one-out error given to a prediction that is not positive (log error is undefined)
 _BAD_LOG_ERROR = 10.0
-#: models averaged at most (ours; 1 to 8 tried on HELP's meta-valid devices: 5 was best)
+#: models averaged at most (ours; 1 to 8 tried on HELP's meta-valid devices, docs/benchmarks.md)
 AVERAGE = 5
 #: a model is averaged only if its leave-one-out error is at most this times the best one's
 AVERAGE_WITHIN = 2.0
