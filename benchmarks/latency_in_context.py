@@ -126,7 +126,7 @@ def score(table: LookupTable, space: Any, args: argparse.Namespace) -> None:
     for model, times in zip(cal_models, prefixes, strict=True):
         previous = 0.0
         for signature, ms in zip(features_signatures(model, shape), times, strict=False):
-            ratios[signature.key].append((ms - previous) / table.layers[signature.key].ms)
+            ratios[signature.key].append((ms - previous) / device.layer_ms(signature))
             previous = ms
     seen = {key: (statistics.median(r), len(r)) for key, r in ratios.items()}
 

@@ -46,9 +46,10 @@ from dppnas.signatures.network import layer_signatures
 from dppnas.signatures.static import NoRule, static_signatures
 from dppnas.signatures.tracing import trace_layers
 from dppnas.spaces import make_space
+from tests.conftest import FAST_TIMING
 
 SHAPE = (1, 8, 8)
-FAST = TimingOptions(warmup=1, min_repeats=3, max_repeats=5, time_cap_s=0.01)
+FAST = TimingOptions(**FAST_TIMING)
 TINY_DPP = {
     "name": "dpp",
     "max_depth": 1,
