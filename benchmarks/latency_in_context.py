@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from dppnas.devices.calibration import fit_calibration, group_of
+from dppnas.devices.calibration import CALLS, fit_calibration, group_of
 from dppnas.devices.lut import LookupTable, LutDevice, space_hash
 from dppnas.devices.timing import combine_rounds
 from dppnas.profiling.evaluate import prediction_scores
@@ -131,9 +131,11 @@ def score(table: LookupTable, space: Any, args: argparse.Namespace) -> None:
     seen = {key: (statistics.median(r), len(r)) for key, r in ratios.items()}
 
     def parts(model: nn.Module, shrink: float) -> dict[str, float]:
-        """Layer times inside networks per calibration group (ms, this session's speed)."""
-        out: dict[str, float] = {}
-        for signature in layer_signatures(model, shape):
+        """Layer times inside networks per calibration group (ms, this session's speed), and
+        the table's call counts where its grouping has them."""
+        signatures = layer_signatures(model, shape)
+        out = {g: n for g, n in device.parts(signatures).items() if g.startswith(CALLS)}
+        for signature in signatures:
             ratio, n = seen.get(signature.key, (factor, 0))
             ratio = (
                 (n * ratio + shrink * factor) / (n + shrink) if n and shrink < math.inf else factor

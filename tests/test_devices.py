@@ -41,11 +41,13 @@ from dppnas.profiling.coverage import covering_architectures
 from dppnas.profiling.evaluate import evaluate_table, prediction_scores
 from dppnas.profiling.profile import build_deployed, sample_architectures
 from dppnas.profiling.reanchor import scale_table
-from dppnas.signatures.layer import LayerSignature
+from dppnas.signatures.backend import conv_backend
+from dppnas.signatures.layer import LayerSignature, module_signature
 from dppnas.signatures.network import layer_signatures
 from dppnas.signatures.static import NoRule, static_signatures
 from dppnas.signatures.tracing import trace_layers
 from dppnas.spaces import make_space
+from dppnas.threads import fixed_threads
 from tests.conftest import FAST_TIMING
 
 SHAPE = (1, 8, 8)
@@ -91,11 +93,17 @@ def test_table_round_trip_json_only(tiny_table):
         assert key in data["machine"]
     assert data["spaces"][0]["hash"] and data["spaces"][0]["config"]["name"] == "dpp"
     assert len(data["calibration_networks"]) == 5
-    # rounds combined by the table's statistic; calibration parts split by kernel and groups
+    # rounds combined by the table's statistic; calibration parts split by kernel and groups,
+    # and a count of the convolutions each backend ran (recorded per table row)
     assert data["timing"]["rounds_summary"] == data["machine"]["statistic"]
-    assert data["calibration"]["groups"] == "kernel"
+    assert data["calibration"]["groups"] == "backend"
     groups = {g for n in data["calibration_networks"] for g in n["parts"]}
     assert any(g.startswith(("conv:k1x1:g1", "grouped_conv:k3x3:g")) for g in groups), groups
+    convs = [row for row in data["layers"] if row["signature"]["op"] == "conv2d"]
+    assert convs and all(row["backend"] for row in convs)
+    assert all("backend" not in row for row in data["layers"] if row not in convs)
+    assert {f"calls:{row['backend']}" for row in convs} >= {g for g in groups if "calls:" in g}
+    assert any(g.startswith("calls:") for g in groups), groups
 
     loaded = LookupTable.load(path)
     assert loaded.layers.keys() == table.layers.keys()
@@ -347,6 +355,56 @@ def test_calibration_by_kernel_groups_gives_each_convolution_shape_its_scale():
     assert {s.family for s in signatures} == {"conv"}
     with pytest.raises(ValueError, match="unknown grouping"):
         fit_calibration(parts, measured, groups="nosuch")
+
+
+def test_calibration_gives_each_backend_a_time_per_call():
+    """``calls:<backend>`` parts count calls: their scales are ms per call, fitted apart from
+    the single scale; a per-call time the intercept can stand in for (every network with the
+    same number of convolutions) settles at the smallest times; a backend the fit never saw
+    costs nothing."""
+    rng = random.Random(3)
+    onednn, native = "calls:Mkldnn", "calls:Slow2d"
+    parts = []
+    for _ in range(30):
+        n_onednn, n_native = rng.randint(0, 4), rng.randint(0, 4)
+        parts.append(
+            {
+                "conv": rng.uniform(0.1, 2),
+                "norm": rng.uniform(0.05, 0.5),
+                onednn: n_onednn,
+                native: n_native,
+            }
+        )
+    measured = [0.1 + 1.2 * (p["conv"] + p["norm"]) + 0.03 * p[onednn] for p in parts]
+    calibration = fit_calibration(parts, measured, groups="backend", per_family=False)
+    assert calibration.method == "scale+intercept" and calibration.groups == "backend"
+    assert calibration.scales[ANY_FAMILY] == pytest.approx(1.2, rel=1e-3)
+    assert calibration.scale(onednn) == pytest.approx(0.03, rel=2e-2)
+    assert calibration.scale(native) == pytest.approx(0.0, abs=1e-3)
+    assert calibration.scale("calls:Cudnn") == 0.0
+    per_family = fit_calibration(parts, measured, groups="backend", per_family=True)
+    assert per_family.scale(onednn) == pytest.approx(0.03, rel=2e-2)  # no ridge towards 1.2
+    # four convolutions in every network: the intercept could take either call time
+    for p in parts:
+        p[native] = 4 - p[onednn]
+    measured = [0.1 + 1.2 * (p["conv"] + p["norm"]) + 0.03 * p[onednn] for p in parts]
+    calibration = fit_calibration(parts, measured, groups="backend", per_family=False)
+    assert calibration.scale(native) == pytest.approx(0.0, abs=1e-3)
+    assert calibration.scale(onednn) == pytest.approx(0.03, rel=2e-2)
+    assert calibration.apply(parts[0]) == pytest.approx(measured[0], rel=1e-3)
+    with pytest.raises(DppnasError, match="no layers with a known time"):
+        fit_calibration([{onednn: 1.0}] * 12, [1.0] * 12, groups="backend")
+
+
+def test_convolution_backend_is_pytorchs_choice():
+    """On one thread at batch 1 PyTorch runs a 1x1 convolution natively and a 5x5 one with
+    oneDNN; other layers have no backend."""
+    big = module_signature(nn.Conv2d(48, 64, 5, padding=2), [(48, 14, 14)], (64, 14, 14))
+    small = module_signature(nn.Conv2d(24, 24, 1), [(24, 28, 28)], (24, 28, 28))
+    with fixed_threads(1):
+        assert conv_backend(big) == "Mkldnn"
+        assert conv_backend(small) == "Slow2d"
+        assert conv_backend(module_signature(nn.ReLU(), [(4, 8, 8)], (4, 8, 8))) is None
 
 
 def test_rounds_are_combined_by_the_tables_summary():

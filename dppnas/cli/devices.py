@@ -52,11 +52,12 @@ def add_commands(sub) -> None:
     )
     profile.add_argument(
         "--calibration-groups",
-        choices=["kernel", "family"],
+        choices=["backend", "kernel", "family"],
         default=None,
-        help="calibration scales per op family, with convolutions split by kernel size and "
-        "groups (kernel, default for a new table) or per op family only (family: the form "
-        "before 2026-12-06)",
+        help="calibration scales per op family with convolutions split by kernel size and "
+        "groups, plus a time per call of each convolution backend (backend, default for a new "
+        "table); the same without the call times (kernel: the default before call times); or per "
+        "op family only (family: the form before 2026-12-06)",
     )
     profile.add_argument("--seed", type=int, default=0)
     profile.add_argument(

@@ -12,6 +12,12 @@ non-negative (``scipy.optimize.lsq_linear``). With enough points, per-family sca
 with a ridge penalty pulling them towards the single scale; the penalty (including "single
 scale only") is chosen by leave-one-out error, so per-family scales are used only when the data
 support them.
+
+Call terms (grouping ``backend``, ours): a part named ``calls:<backend>`` counts a network's
+convolutions run by that backend (:mod:`dppnas.signatures.backend`); its scale is a time per
+call (ms), fitted freely (no ridge, not in the single scale). On this CPU a oneDNN convolution
+costs about 0.02-0.05 ms more inside a network than its time alone, which no per-layer scale
+expresses: on ``monas`` it is most of the small networks' error (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,8 +42,15 @@ RIDGE_GRID: tuple[float, ...] = (math.inf, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.0)
 #: the key of the scale applied to families without their own
 ANY_FAMILY = "*"
 #: how a network's layer times are grouped into the calibration's parts: by op ``family``, or
-#: with convolutions split further by kernel size and groups (``kernel``: ``conv:k3x3:g1``)
-GROUPINGS: tuple[str, ...] = ("family", "kernel")
+#: with convolutions split further by kernel size and groups (``kernel``: ``conv:k3x3:g1``), or
+#: that and a call count per convolution backend (``backend``: ``calls:Mkldnn``)
+GROUPINGS: tuple[str, ...] = ("family", "kernel", "backend")
+#: the prefix of a part that counts calls (a number, not ms): ``calls:<backend>``
+CALLS = "calls:"
+#: ridge penalty pulling a time per call towards 0 (ours): too weak to move a per-call time the
+#: data determine, it settles one they cannot separate from the intercept (every network of a
+#: space having the same number of convolutions) at the smallest times per call
+CALL_RIDGE = 1e-3
 
 
 def group_of(signature: LayerSignature, grouping: str = "family") -> str:
@@ -46,9 +59,10 @@ def group_of(signature: LayerSignature, grouping: str = "family") -> str:
     ``kernel`` (ours): a convolution's time inside a network differs from its time alone by a
     factor that depends on its kernel and group count (fitted on ``dpp``: 0.71-2.11 for grouped
     3x3 convolutions); on a quiet machine, held-out ``dpp`` networks within +-10 % 0.940 with
-    ``family`` -> 0.990, ``monas`` and ``nb201`` unchanged (docs/benchmarks.md).
+    ``family`` -> 0.990, ``monas`` and ``nb201`` unchanged (docs/benchmarks.md). ``backend``
+    groups layer times as ``kernel`` does and adds call counts (the module doc).
     """
-    return signature.kernel_group if grouping == "kernel" else signature.family
+    return signature.family if grouping == "family" else signature.kernel_group
 
 
 class Calibration(BaseModel):
@@ -73,6 +87,9 @@ class Calibration(BaseModel):
         return group_of(signature, self.groups)
 
     def scale(self, group: str) -> float:
+        """The scale of a part; a call count of a backend the fit never saw costs nothing."""
+        if group.startswith(CALLS):
+            return self.scales.get(group, 0.0)
         found = self.scales.get(group)
         if found is None:
             found = self.scales.get(group.split(":", 1)[0], self.scales.get(ANY_FAMILY, 1.0))
@@ -87,26 +104,39 @@ def _design(parts: Sequence[Mapping[str, float]], families: list[str]) -> np.nda
     return np.array([[p.get(f, 0.0) for f in families] for p in parts], dtype=float)
 
 
-def _solve(x: np.ndarray, y: np.ndarray, ridge: float, prior: float) -> np.ndarray:
-    """``[intercept, scale_1..k]`` minimising relative squared error (+ ridge to ``prior``)."""
+def _solve(
+    x: np.ndarray, y: np.ndarray, ridge: float, prior: float, free: np.ndarray
+) -> np.ndarray:
+    """``[intercept, scale_1..k]`` minimising relative squared error (+ ridge to ``prior``).
+
+    ``free`` marks the call-count columns: not tied to the single scale nor pulled to ``prior``;
+    only :data:`CALL_RIDGE` pulls them to 0.
+    """
     from scipy.optimize import lsq_linear
 
     n, k = x.shape
-    if math.isinf(ridge):  # one scale for every family
-        a = np.column_stack([np.ones(n), x.sum(axis=1)]) / y[:, None]
-        b = np.ones(n)
-        lower, upper = [-np.inf, 0.0], [np.inf, np.inf]
-        sol = lsq_linear(a, b, bounds=(lower, upper)).x
-        return np.concatenate([[sol[0]], np.full(k, sol[1])])
-    a = np.column_stack([np.ones(n), x]) / y[:, None]
-    b = np.ones(n)
-    if ridge > 0:
-        penalty = np.sqrt(ridge) * np.column_stack([np.zeros(k), np.eye(k)])
-        a = np.vstack([a, penalty])
-        b = np.concatenate([b, np.full(k, np.sqrt(ridge) * prior)])
-    lower = [-np.inf] + [0.0] * k
-    upper = [np.inf] * (k + 1)
-    return lsq_linear(a, b, bounds=(lower, upper)).x
+    single = math.isinf(ridge)  # one scale for every family (and a time per call of each backend)
+    design = np.column_stack([x[:, ~free].sum(axis=1), x[:, free]]) if single else x
+    calls = np.concatenate([[False], free]) if single else free
+    columns = design.shape[1]
+    a = [np.column_stack([np.ones(n), design]) / y[:, None]]
+    b = [np.ones(n)]
+    for column in range(columns):
+        weight = CALL_RIDGE if calls[column] else (0.0 if single else ridge)
+        if weight > 0:
+            row = np.zeros(columns + 1)
+            row[column + 1] = math.sqrt(weight)
+            a.append(row[None, :])
+            b.append([0.0 if calls[column] else math.sqrt(weight) * prior])
+    lower = [-np.inf] + [0.0] * columns
+    sol = lsq_linear(np.vstack(a), np.concatenate(b), bounds=(lower, np.inf)).x
+    if not single:
+        return sol
+    coef = np.empty(k + 1)
+    coef[0] = sol[0]
+    coef[1:][~free] = sol[1]
+    coef[1:][free] = sol[2:]
+    return coef
 
 
 def _mape(x: np.ndarray, y: np.ndarray, coef: np.ndarray) -> float:
@@ -114,12 +144,17 @@ def _mape(x: np.ndarray, y: np.ndarray, coef: np.ndarray) -> float:
     return float(np.mean(np.abs(pred - y) / y) * 100)
 
 
-def _loo_mape(x: np.ndarray, y: np.ndarray, ridge: float) -> float:
+def _single_scale(x: np.ndarray, y: np.ndarray, free: np.ndarray) -> float:
+    """The one scale of every family's time (the per-family fit's ridge prior)."""
+    return float(_solve(x, y, math.inf, 1.0, free)[1:][~free][0])
+
+
+def _loo_mape(x: np.ndarray, y: np.ndarray, ridge: float, free: np.ndarray) -> float:
     errors = []
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        prior = _solve(x[keep], y[keep], math.inf, 1.0)[1] if not math.isinf(ridge) else 1.0
-        coef = _solve(x[keep], y[keep], ridge, prior)
+        prior = _single_scale(x[keep], y[keep], free) if not math.isinf(ridge) else 1.0
+        coef = _solve(x[keep], y[keep], ridge, prior, free)
         errors.append(abs(coef[0] + x[i] @ coef[1:] - y[i]) / y[i])
     return float(np.mean(errors) * 100)
 
@@ -154,31 +189,30 @@ def fit_calibration(
     if not np.all(np.isfinite(y)) or np.any(y <= 0):
         raise DppnasError("calibration: every measured latency must be a positive number (ms)")
     families = sorted({f for p in parts for f, v in p.items() if v != 0.0})
-    if not families:
+    free = np.array([f.startswith(CALLS) for f in families], dtype=bool)
+    if free.all():
         raise DppnasError("calibration: the networks have no layers with a known time")
     x = _design(parts, families)
 
     enough = n >= 3 * (len(families) + 1)
     if per_family is None:
-        grid = RIDGE_GRID if enough and len(families) > 1 else (math.inf,)
+        grid = RIDGE_GRID if enough and (~free).sum() > 1 else (math.inf,)
     elif per_family:
         grid = tuple(r for r in RIDGE_GRID if not math.isinf(r))
     else:
         grid = (math.inf,)
-    scores = {r: _loo_mape(x, y, r) for r in grid} if n >= 3 else {grid[0]: math.nan}
+    scores = {r: _loo_mape(x, y, r, free) for r in grid} if n >= 3 else {grid[0]: math.nan}
     # ties (within rounding) go to the simpler model: one scale, then the strongest ridge
     ridge = min(scores, key=lambda r: (round(scores[r], 6), -r))
-    prior = _solve(x, y, math.inf, 1.0)[1]
-    coef = _solve(x, y, ridge, prior)
+    prior = _single_scale(x, y, free)
+    coef = _solve(x, y, ridge, prior, free)
     single = math.isinf(ridge)
-    scales = (
-        {ANY_FAMILY: float(coef[1])}
-        if single
-        else {
-            ANY_FAMILY: float(prior),
-            **{f: float(c) for f, c in zip(families, coef[1:], strict=True)},
-        }
-    )
+    fitted = {
+        f: float(c)
+        for f, c, call in zip(families, coef[1:], free, strict=True)
+        if call or not single
+    }
+    scales = {ANY_FAMILY: prior, **fitted}
     loo = scores[ridge]
     return Calibration(
         intercept_ms=float(coef[0]),

@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from dppnas.devices.base import DeviceModel
-from dppnas.devices.calibration import Calibration
+from dppnas.devices.calibration import CALLS, Calibration
 from dppnas.signatures.layer import LayerSignature
 from dppnas.signatures.network import layer_signatures
 
@@ -32,15 +32,27 @@ class LayerwiseDevice(DeviceModel):
     def layer_ms(self, signature: LayerSignature) -> float:
         """Uncalibrated time of one layer, in ms."""
 
+    def layer_backend(self, signature: LayerSignature) -> str | None:
+        """The backend that ran ``signature`` where it was timed (a convolution's, see
+        :mod:`dppnas.signatures.backend`), or ``None`` where unknown."""
+        return None
+
     def parts(self, signatures: Iterable[LayerSignature]) -> dict[str, float]:
         """Uncalibrated time (ms) of a network's layers per calibration group (the op family, or
-        finer: :func:`~dppnas.devices.calibration.group_of`)."""
+        finer: :func:`~dppnas.devices.calibration.group_of`); with the ``backend`` grouping also
+        ``calls:<backend>``, the number of layers run by each backend."""
         # group_of, inlined: a cached property of the signature (queries are hot)
-        by_kernel = self.calibration.groups == "kernel"
+        grouping = self.calibration.groups
+        by_kernel = grouping != "family"
+        calls = grouping == "backend"
         parts: dict[str, float] = {}
         for signature in signatures:
             group = signature.kernel_group if by_kernel else signature.family
             parts[group] = parts.get(group, 0.0) + self.layer_ms(signature)
+            backend = self.layer_backend(signature) if calls else None
+            if backend is not None:
+                key = CALLS + backend
+                parts[key] = parts.get(key, 0.0) + 1.0
         return parts
 
     def model_parts(self, model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, float]:

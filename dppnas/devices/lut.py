@@ -60,19 +60,25 @@ def write_json(data: Any, path: str | Path) -> None:
 
 @dataclass
 class LayerTiming:
-    """One table row: a layer signature and its median time (ms) over the profiling rounds."""
+    """One table row: a layer signature and its time (ms) over the profiling rounds."""
 
     signature: LayerSignature
     ms: float
     spread: float = 0.0  # (max - min) / median of the per-round medians
+    #: the convolution backend it was timed with (:mod:`dppnas.signatures.backend`); None for
+    #: other layers and in tables made before it was recorded
+    backend: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        row = {
             "key": self.signature.key,
             "signature": self.signature.to_json(),
             "ms": self.ms,
             "spread": self.spread,
         }
+        if self.backend is not None:
+            row["backend"] = self.backend
+        return row
 
 
 @dataclass
@@ -164,7 +170,13 @@ class LookupTable:
             layers = {}
             for row in data["layers"]:
                 sig = LayerSignature.from_json(row["signature"])
-                layers[sig.key] = LayerTiming(sig, float(row["ms"]), float(row.get("spread", 0)))
+                backend = row.get("backend")
+                layers[sig.key] = LayerTiming(
+                    sig,
+                    float(row["ms"]),
+                    float(row.get("spread", 0)),
+                    None if backend is None else str(backend),
+                )
             networks = [
                 CalibrationNetwork(
                     space=str(n["space"]),
@@ -306,6 +318,10 @@ class LutDevice(LayerwiseDevice):
         if timing is not None:
             return timing.ms
         return self._missing(signature)
+
+    def layer_backend(self, signature: LayerSignature) -> str | None:
+        timing = self.table.layers.get(signature.key)
+        return None if timing is None else timing.backend
 
     def _missing(self, signature: LayerSignature) -> float:
         key = signature.key

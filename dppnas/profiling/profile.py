@@ -43,6 +43,7 @@ from dppnas.devices.timing import (
 from dppnas.errors import DppnasError
 from dppnas.nn import deploy
 from dppnas.profiling.coverage import covering_architectures
+from dppnas.signatures.backend import conv_backend
 from dppnas.signatures.tracing import TracedLayer, trace_layers
 from dppnas.spaces import SearchSpace, arch_key
 
@@ -141,8 +142,9 @@ def profile_space(
 
     ``rounds_summary``: how the rounds' estimates of a layer or network are combined
     (``median``, ``min``, ``p25``; default: ``measure.statistic``). ``groups``: the
-    calibration's grouping of layer times (``kernel``, the default for a new table, or
-    ``family``). An extended table keeps its own of both.
+    calibration's grouping of layer times (:data:`~dppnas.devices.calibration.GROUPINGS`:
+    ``backend``, the default for a new table, ``kernel`` or ``family``). An extended table keeps
+    its own of both.
     """
     measure = measure or MeasuredOptions()
     if measure.backend != "eager":
@@ -178,7 +180,7 @@ def profile_space(
             )
         groups = table.calibration.groups
     summary = table.rounds_summary
-    groups = groups or "kernel"
+    groups = groups or "backend"
     config = space.config()
     space_key = space_hash(config)
     reference = MeasuredDevice(device_name, measure)
@@ -210,6 +212,10 @@ def profile_space(
     #    of the machine's load during profiling then biases neither against the other)
     layers = list(new.values())
     with reference.session():
+        # the backend each convolution runs with at the timing's batch size and threads
+        backends = [
+            conv_backend(layer.signature, measure.batch_size, measure.device) for layer in layers
+        ]
         calls = [layer.make_call(measure.batch_size, measure.device) for layer in layers]
         calls += [reference.runner(m, shape) for m in models]
         medians = interleaved_medians(
@@ -221,9 +227,12 @@ def profile_space(
             progress=lambda r, n: log(f"profile: round {r}/{n} of layers and networks done"),
         )
     del calls
-    for layer, per_round in zip(layers, medians, strict=False):
+    for layer, backend, per_round in zip(layers, backends, medians, strict=False):
         table.layers[layer.signature.key] = LayerTiming(
-            layer.signature, combine_rounds(per_round, summary), relative_spread(per_round)
+            layer.signature,
+            combine_rounds(per_round, summary),
+            relative_spread(per_round),
+            backend,
         )
     # uncalibrated sums, grouped as the calibration will be
     table.calibration = table.calibration.model_copy(update={"groups": groups})

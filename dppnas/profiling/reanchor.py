@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from dppnas.devices.calibration import CALLS
 from dppnas.devices.lut import CalibrationNetwork, LookupTable, now_iso
 from dppnas.devices.measured import MeasuredDevice, MeasuredOptions
 from dppnas.devices.timing import (
@@ -134,12 +135,18 @@ def scale_table(table: LookupTable, factor: float) -> None:
         raise DppnasError(f"speed factor must be positive, got {factor}")
     for timing in table.layers.values():
         timing.ms *= factor
-    for network in table.networks:
+    for network in table.networks:  # times scale; call counts (``calls:``) do not
         network.measured_ms *= factor
-        network.parts = {family: ms * factor for family, ms in network.parts.items()}
-    calibration = table.calibration
+        network.parts = {
+            g: v if g.startswith(CALLS) else v * factor for g, v in network.parts.items()
+        }
+    calibration = table.calibration  # a time per call scales
+    per_call = {g: v * factor for g, v in calibration.scales.items() if g.startswith(CALLS)}
     table.calibration = calibration.model_copy(
-        update={"intercept_ms": calibration.intercept_ms * factor}
+        update={
+            "intercept_ms": calibration.intercept_ms * factor,
+            "scales": {**calibration.scales, **per_call},
+        }
     )
 
 
