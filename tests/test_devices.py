@@ -39,7 +39,7 @@ from dppnas.errors import ConfigError, DppnasError
 from dppnas.nn import NORMS, OPS
 from dppnas.profiling.coverage import covering_architectures
 from dppnas.profiling.evaluate import evaluate_table, prediction_scores
-from dppnas.profiling.profile import build_deployed, sample_architectures
+from dppnas.profiling.profile import build_deployed, disturbed_timing, sample_architectures
 from dppnas.profiling.reanchor import scale_table
 from dppnas.signatures.backend import conv_backend
 from dppnas.signatures.layer import LayerSignature, module_signature
@@ -405,6 +405,16 @@ def test_convolution_backend_is_pytorchs_choice():
         assert conv_backend(big) == "Mkldnn"
         assert conv_backend(small) == "Slow2d"
         assert conv_backend(module_signature(nn.ReLU(), [(4, 8, 8)], (4, 8, 8))) is None
+
+
+def test_profile_warns_when_its_rounds_disagree():
+    """Median layer spreads measured on this CPU (2026-12-06): quiet tables 0.015-0.055, one
+    profiled while the machine slowed 0.26 (its held-out accuracy fell)."""
+    for quiet in (0.015, 0.055):
+        assert disturbed_timing([quiet, quiet / 2, 0.3]) is None
+    warning = disturbed_timing([0.26, 0.3, 0.01])
+    assert warning and "median spread 0.26" in warning and "--rounds" in warning
+    assert disturbed_timing([]) is None  # nothing timed (an extended table)
 
 
 def test_rounds_are_combined_by_the_tables_summary():

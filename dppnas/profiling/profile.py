@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import platform
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -53,6 +54,28 @@ LAYER_TIMING = TimingOptions(warmup=3, min_repeats=10, max_repeats=100, time_cap
 NETWORK_TIMING = TimingOptions()
 
 Log = Callable[[str], None]
+
+#: median spread of the new layers' rounds ((max - min) / median) above which ``profile``
+#: warns that the timing was disturbed (ours: on this CPU, 2026-12-06, quiet tables gave
+#: 0.015-0.055; one profiled while the machine slowed gave 0.26, and its held-out networks
+#: within +-10 % fell from 0.99 to 0.96)
+DISTURBED_SPREAD = 0.15
+
+
+def disturbed_timing(spreads: Sequence[float]) -> str | None:
+    """A warning when the rounds of the layers just timed disagree (median spread above
+    :data:`DISTURBED_SPREAD`), else ``None``."""
+    if not spreads:
+        return None
+    spread = statistics.median(spreads)
+    if spread <= DISTURBED_SPREAD:
+        return None
+    return (
+        f"profile: warning: the timing rounds disagree (median spread {spread:.2f} of a "
+        f"layer's time; a quiet machine gives under 0.06): the machine was busy or changed "
+        f"speed, so the table may be less accurate than usual; profile again on a quiet "
+        f"machine, or with more --rounds"
+    )
 
 
 def sample_architectures(
@@ -234,6 +257,9 @@ def profile_space(
             relative_spread(per_round),
             backend,
         )
+    warning = disturbed_timing([table.layers[layer.signature.key].spread for layer in layers])
+    if warning:
+        log(warning)
     # uncalibrated sums, grouped as the calibration will be
     table.calibration = table.calibration.model_copy(update={"groups": groups})
     uncalibrated = LutDevice.from_table(table, device_name)
