@@ -30,7 +30,7 @@ from dppnas.devices import (
     validate_device_options,
 )
 from dppnas.devices import energy as energy_mod
-from dppnas.devices.calibration import ANY_FAMILY, fit_calibration
+from dppnas.devices.calibration import ANY_FAMILY, CALLS, fit_calibration
 from dppnas.devices.energy import RaplMeter, energy_per_call_mj, rapl_meter
 from dppnas.devices.measured import MeasuredOptions
 from dppnas.devices.roofline import RooflineDevice, RooflineOptions, layer_flops, load_spec
@@ -186,6 +186,10 @@ def test_reanchor_command_scales_every_prediction_and_keeps_the_table_consistent
 ):
     space, table, _ = tiny_table
     slower = copy.deepcopy(table)
+    calls = {g for n in table.networks for g in n.parts if g.startswith(CALLS)}
+    assert calls  # per-call times scale with the machine too: give each a weight here
+    per_call = {**slower.calibration.scales, **dict.fromkeys(calls, 0.05)}
+    slower.calibration = slower.calibration.model_copy(update={"scales": per_call})
     scale_table(slower, SLOWER)  # as if profiled on a machine 10x slower than this one
     path = tmp_path / "slower.lut.json"
     slower.save(path)
@@ -203,6 +207,7 @@ def test_reanchor_command_scales_every_prediction_and_keeps_the_table_consistent
         assert after.latency_ms(model, SHAPE) == pytest.approx(expected, rel=1e-9)
     for old, new in zip(slower.networks, anchored.networks, strict=True):
         assert new.measured_ms == pytest.approx(old.measured_ms * factor)
+        assert all(new.parts[g] == old.parts[g] for g in old.parts if g in calls)  # counts
     assert main([*argv[:3], "--networks", "99"]) == 2  # clear error, table untouched
     assert "needs 99 calibration networks" in capsys.readouterr().err
     assert LookupTable.load(path).machine["reanchored"] == [record]

@@ -15,9 +15,10 @@ support them.
 
 Call terms (grouping ``backend``, ours): a part named ``calls:<backend>`` counts a network's
 convolutions run by that backend (:mod:`dppnas.signatures.backend`); its scale is a time per
-call (ms), fitted freely (no ridge, not in the single scale). On this CPU a oneDNN convolution
-costs about 0.02-0.05 ms more inside a network than its time alone, which no per-layer scale
-expresses: on ``monas`` it is most of the small networks' error (docs/benchmarks.md).
+call (ms), fitted apart from the scales (never tied to the single scale nor pulled towards it;
+only :data:`CALL_RIDGE` pulls it weakly to 0). On this CPU a oneDNN convolution costs
+0.02-0.04 ms more inside a network than its time alone, which no per-layer scale expresses: on
+``monas`` it was most of the small networks' error (docs/benchmarks.md).
 """
 
 from __future__ import annotations
