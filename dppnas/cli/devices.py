@@ -267,8 +267,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     c = calibration
     loo = f", leave-one-out error {c.loo_mape:.2f} %" if c.loo_mape is not None else ""
     print(
-        f"calibrate: {c.method} on {c.points} networks: intercept {c.intercept_ms:.4f} ms, "
-        f"scales {', '.join(f'{f} {s:.4f}' for f, s in c.scales.items())}; fit error "
+        f"calibrate: {c.method} on {c.points} networks: {c.summary()}; fit error "
         f"{c.fit_mape:.2f} %{loo} -> {out}"
     )
     return 0

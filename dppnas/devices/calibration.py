@@ -96,6 +96,20 @@ class Calibration(BaseModel):
             found = self.scales.get(group.split(":", 1)[0], self.scales.get(ANY_FAMILY, 1.0))
         return found
 
+    def summary(self) -> str:
+        """One line for a log: the intercept, the scales and the times per call (ms)."""
+        scales = ", ".join(
+            f"{g} {v:.3f}" for g, v in self.scales.items() if not g.startswith(CALLS)
+        )
+        per_call = ", ".join(
+            f"{g.removeprefix(CALLS)} {v:.4f} ms"
+            for g, v in self.scales.items()
+            if g.startswith(CALLS)
+        )
+        return f"intercept {self.intercept_ms:.4f} ms, scales {scales}" + (
+            f"; per call {per_call}" if per_call else ""
+        )
+
     def apply(self, parts: Mapping[str, float]) -> float:
         """Calibrated latency (ms) from uncalibrated per-family sums (ms)."""
         return self.intercept_ms + sum(self.scale(f) * ms for f, ms in parts.items())

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from dppnas.devices.calibration import CALLS, fit_calibration
+from dppnas.devices.calibration import fit_calibration
 from dppnas.devices.lut import (
     CalibrationNetwork,
     LayerTiming,
@@ -289,14 +289,9 @@ def profile_space(
     table.machine.update(date=now_iso())
     table.updated = now_iso()
     c = table.calibration
-    scales = ", ".join(f"{f} {s:.3f}" for f, s in c.scales.items() if not f.startswith(CALLS))
-    per_call = ", ".join(
-        f"{f.removeprefix(CALLS)} {s:.4f} ms" for f, s in c.scales.items() if f.startswith(CALLS)
-    )
     log(
-        f"profile: calibration {c.method} (groups: {c.groups}): intercept {c.intercept_ms:.4f} ms, "
-        f"scales {scales}{f'; per call {per_call}' if per_call else ''}; leave-one-out error "
-        f"{c.loo_mape:.2f} % on {c.points} networks"
+        f"profile: calibration {c.method} (groups: {c.groups}): {c.summary()}; leave-one-out "
+        f"error {c.loo_mape:.2f} % on {c.points} networks"
         if c.loo_mape is not None
         else f"profile: calibration {c.method} on {c.points} networks"
     )
