@@ -79,14 +79,13 @@ def main() -> None:
         f"{path}: within_10pct / MAPE" for path in args.evaluations
     )
     print(header)
+    device = LutDevice.from_table(table)  # reads table.calibration (and its grouping) live
     for grouping in GROUPINGS:
         table.calibration = table.calibration.model_copy(update={"groups": grouping})
-        device = LutDevice.from_table(table)
         fitted = fit_calibration(
             [device.parts(s) for s in calibration_signatures], measured, groups=grouping
         )
         table.calibration = fitted
-        device = LutDevice.from_table(table)
         cells = []
         for sigs, ms, factor in held_out:
             scores = prediction_scores(ms, [factor * device.predict_ms(s) for s in sigs])

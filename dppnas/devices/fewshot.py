@@ -244,6 +244,10 @@ def fit_fewshot(
     """Fit the target's ``measured`` values (ms or mJ, one per architecture) on ``features``
     (arrays over the same architectures), choosing the model by leave-one-out error and
     averaging up to ``average`` of the best (see the module docstring; 1: the best alone)."""
+    if average < 1:
+        raise DppnasError(
+            f"few-shot model: --average must be at least 1 (models averaged), got {average}"
+        )
     y = np.asarray(measured, dtype=float)
     if len(y) < MIN_POINTS:
         raise DppnasError(
@@ -274,10 +278,6 @@ def fit_fewshot(
             if CONNECTED_FEATURE not in c.features
             or np.ptp(columns[c][:, c.features.index(CONNECTED_FEATURE)]) > 0
         ]
-    if average < 1:
-        raise DppnasError(
-            f"few-shot model: --average must be at least 1 (models averaged), got {average}"
-        )
     scores = [_loo_error(c, columns[c], y) for c in cands]
     # best first; ties go to the earlier (simpler) model, an undefined error last
     order = sorted(range(len(cands)), key=lambda i: (math.isnan(scores[i]), round(scores[i], 9)))

@@ -16,6 +16,7 @@ from torch import nn
 
 from dppnas.devices.base import DeviceModel
 from dppnas.devices.calibration import CALLS, Calibration
+from dppnas.signatures.backend import BACKEND_OPS
 from dppnas.signatures.layer import LayerSignature
 from dppnas.signatures.network import layer_signatures
 
@@ -49,10 +50,11 @@ class LayerwiseDevice(DeviceModel):
         for signature in signatures:
             group = signature.kernel_group if by_kernel else signature.family
             parts[group] = parts.get(group, 0.0) + self.layer_ms(signature)
-            backend = self.layer_backend(signature) if calls else None
-            if backend is not None:
-                key = CALLS + backend
-                parts[key] = parts.get(key, 0.0) + 1.0
+            if calls and signature.op in BACKEND_OPS:  # the rest have none: skip the lookup
+                backend = self.layer_backend(signature)
+                if backend is not None:
+                    key = CALLS + backend
+                    parts[key] = parts.get(key, 0.0) + 1.0
         return parts
 
     def model_parts(self, model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, float]:

@@ -17,6 +17,9 @@ import torch
 
 from dppnas.signatures.layer import LayerSignature
 
+#: the ops that have a backend (the only ones PyTorch exposes its choice for)
+BACKEND_OPS = frozenset({"conv2d"})
+
 
 def conv_backend(signature: LayerSignature, batch_size: int = 1, device: str = "cpu") -> str | None:
     """The backend name (a ``torch._C._ConvBackend`` member, e.g. ``"Mkldnn"``, ``"Slow2d"``)
@@ -26,7 +29,7 @@ def conv_backend(signature: LayerSignature, batch_size: int = 1, device: str = "
     ``None`` for other layers, and where this PyTorch does not expose its choice.
     """
     select = getattr(torch._C, "_select_conv_backend", None)
-    if signature.op != "conv2d" or select is None or len(signature.inputs) != 1:
+    if signature.op not in BACKEND_OPS or select is None or len(signature.inputs) != 1:
         return None
     channels, height, width = signature.inputs[0]
     kernel_h, kernel_w = signature.attr("kernel", (1, 1))
