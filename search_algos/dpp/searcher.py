@@ -56,15 +56,7 @@ _STATE_FIELDS = [
 
 
 #: the settings a saved state must have been made with (beside the rule and the surrogate's)
-_SETTINGS = (
-    "k",
-    "k0",
-    "max_depth",
-    "selection",
-    "parents",
-    "grow_through_repeats",
-    "accuracy_metric",
-)
+_SETTINGS = ("k", "k0", "max_depth", "selection", "grow_through_repeats", "accuracy_metric")
 
 
 class DPPNetSearcher(MultiObjectiveSearcher):
@@ -353,6 +345,7 @@ class DPPNetSearcher(MultiObjectiveSearcher):
             **{name: getattr(self, name) for name in _SETTINGS},
             "seed": self.seed,
             "cost_method": self.cost_method,
+            "parents": self.parents,
             "surrogate": self.surrogate_options.model_dump(),
         }
 
